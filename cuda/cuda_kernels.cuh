@@ -1,0 +1,78 @@
+/*
+** cuda_kernels.cuh - one prototype per kernel entry of lt_backend for the
+** CUDA backend (cuda_*.cu); cuda_backend.cu assembles them into the table.
+** Memory, copies and device queries live in cuda_backend.cu itself.
+*/
+#ifndef LT_CUDA_KERNELS_CUH
+#define LT_CUDA_KERNELS_CUH
+
+#include "cuda_common.cuh"
+
+lt_status lt_cuda_copy(const lt_view *dst, const lt_view *src);
+lt_status lt_cuda_fill(const lt_view *dst, double value);
+lt_status lt_cuda_unary(lt_unary_op op, const lt_view *out, const lt_view *in, const double *p);
+lt_status lt_cuda_unary_backward(lt_unary_op op, const lt_view *dx, const lt_view *dy,
+                                const lt_view *x, const lt_view *y, const double *p);
+lt_status lt_cuda_binary(lt_binary_op op, const lt_view *out, const lt_view *a, const lt_view *b,
+                        double s, bool reverse);
+lt_status lt_cuda_where(const lt_view *out, const lt_view *cond, const lt_view *a,
+                       const lt_view *b, double s);
+lt_status lt_cuda_reduce(lt_reduce_op op, const lt_view *out, const lt_view *idx,
+                        const lt_view *in, uint32_t reduce_mask, double param, int64_t base);
+lt_status lt_cuda_rng(lt_rng_kind kind, void *out, lt_dtype dt, int64_t n, lt_philox_state st,
+                     double a, double b);
+lt_status lt_cuda_sgd_step(void *p, const void *g, void *buf, lt_dtype dt, int64_t n, double lr,
+                          double momentum, double dampening, double wd, bool nesterov,
+                          bool maximize, bool first);
+lt_status lt_cuda_adam_step(void *p, const void *g, void *m, void *v, void *vmax, lt_dtype dt,
+                           int64_t n, double lr, double beta1, double beta2, double eps,
+                           double wd, bool decoupled, bool maximize, int64_t step);
+lt_status lt_cuda_rmsprop_step(void *p, const void *g, void *sq, void *buf, void *gavg,
+                              lt_dtype dt, int64_t n, double lr, double alpha, double eps,
+                              double wd, double momentum, bool maximize);
+
+lt_status lt_cuda_gemm(lt_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                      double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
+                      int64_t ldb, int64_t stride_b, double beta, void *c, int64_t ldc,
+                      int64_t stride_c, int64_t batch);
+lt_status lt_cuda_index_select(const lt_view *out, const lt_view *in, int dim,
+                              const lt_view *index, int64_t base);
+lt_status lt_cuda_index_add(const lt_view *out, int dim, const lt_view *index, const lt_view *src,
+                           int64_t base);
+lt_status lt_cuda_gather(const lt_view *out, const lt_view *in, int dim, const lt_view *index,
+                        int64_t base);
+lt_status lt_cuda_scatter(const lt_view *out, int dim, const lt_view *index, const lt_view *src,
+                         double value, bool accumulate, int64_t base);
+lt_status lt_cuda_check_index(const lt_view *index, int64_t size, int64_t base, bool has_ignore,
+                             int64_t ignore);
+lt_status lt_cuda_softmax(void *out, const void *in, lt_dtype dt, int64_t outer, int64_t n,
+                         int64_t inner, bool log);
+lt_status lt_cuda_softmax_backward(void *dx, const void *y, const void *dy, lt_dtype dt,
+                                  int64_t outer, int64_t n, int64_t inner, bool log);
+lt_status lt_cuda_cross_entropy(void *loss, void *lse, const void *logits, const int64_t *target,
+                               const void *weight, lt_dtype dt, int64_t rows, int64_t classes,
+                               int64_t base, bool has_ignore, int64_t ignore, double smoothing);
+lt_status lt_cuda_cross_entropy_backward(void *dlogits, const void *dloss, int64_t dloss_stride,
+                                        const void *logits, const void *lse,
+                                        const int64_t *target, const void *weight, lt_dtype dt,
+                                        int64_t rows, int64_t classes, int64_t base,
+                                        bool has_ignore, int64_t ignore, double smoothing);
+lt_status lt_cuda_layer_norm(void *y, void *mean, void *rstd, const void *x, const void *w,
+                            const void *b, lt_dtype dt, int64_t rows, int64_t cols, double eps);
+lt_status lt_cuda_layer_norm_backward(void *dx, void *dw, void *db, const void *dy, const void *x,
+                                     const void *mean, const void *rstd, const void *w,
+                                     lt_dtype dt, int64_t rows, int64_t cols);
+lt_status lt_cuda_im2col(void *col, const void *x, lt_dtype dt, const lt_conv_geom *g);
+lt_status lt_cuda_col2im(void *dx, const void *col, lt_dtype dt, const lt_conv_geom *g);
+lt_status lt_cuda_max_pool2d(void *y, int64_t *idx, const void *x, lt_dtype dt,
+                            const lt_pool_geom *g);
+lt_status lt_cuda_max_pool2d_backward(void *dx, const void *dy, const int64_t *idx, lt_dtype dt,
+                                     const lt_pool_geom *g);
+lt_status lt_cuda_avg_pool2d(void *y, const void *x, lt_dtype dt, const lt_pool_geom *g);
+lt_status lt_cuda_avg_pool2d_backward(void *dx, const void *dy, lt_dtype dt,
+                                     const lt_pool_geom *g);
+lt_status lt_cuda_adaptive_avg_pool2d(void *y, const void *x, lt_dtype dt, const lt_pool_geom *g);
+lt_status lt_cuda_adaptive_avg_pool2d_backward(void *dx, const void *dy, lt_dtype dt,
+                                              const lt_pool_geom *g);
+
+#endif

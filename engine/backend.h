@@ -1,0 +1,241 @@
+/*
+** backend.h - the table of kernels a device provides (CPU in engine/cpu_*.c,
+** CUDA in cuda/). Kernels see raw strided views, never lt_tensor or
+** autograd: the op front-ends (engine/ops_*.c) check shapes, dtypes and
+** devices, allocate outputs, broadcast (stride 0) and record autograd.
+** A NULL entry means "not on this device": the front-end reports it.
+*/
+#ifndef LT_BACKEND_H
+#define LT_BACKEND_H
+
+#include "luatrain.h"
+
+/* A strided view of device memory. `data` points at element 0 (storage
+** data + offset * itemsize). Strides are in elements and may be 0
+** (broadcast) or negative-free (the engine never makes negative strides). */
+typedef struct {
+  void *data;
+  lt_dtype dtype;
+  int ndim;
+  int64_t shape[LT_MAX_DIMS];
+  int64_t stride[LT_MAX_DIMS];
+} lt_view;
+
+/* Convolution geometry for im2col/col2im (one batch of images). */
+typedef struct {
+  int64_t n, c, h, w;       /* input */
+  int64_t kh, kw;           /* kernel */
+  int64_t sh, sw, ph, pw, dh, dw;
+  int64_t oh, ow;           /* output spatial size */
+} lt_conv_geom;
+
+/* Pooling geometry (max/avg): input (n*c planes of h x w). */
+typedef struct {
+  int64_t nc, h, w, oh, ow;
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  bool count_include_pad;
+  int64_t divisor_override;  /* 0 = none */
+} lt_pool_geom;
+
+/*
+** Philox4x32-10 stream shared by CPU and CUDA (DESIGN §5).
+** For a request of n numbers with generator state (seed, offset):
+**   key     = (uint32)seed, (uint32)(seed >> 32)
+**   block b = 0 .. ceil(n/4)-1 uses counter (lo64 = offset + b, hi64 = 0),
+**             i.e. ctr = {(uint32)(offset+b), (uint32)((offset+b)>>32), 0, 0}
+**   words   = philox4x32_10(ctr, key) -> r[0..3]; element i = 4b + j uses r[j].
+** (This is cuRAND's curand_init(seed, 0, 4*(offset+b), &s); curand4(&s).)
+** Conversions (float32 arithmetic, as cuRAND does):
+**   uniform: u = r * 2^-32 + 2^-33          (in (0, 1])
+**            float64: (r0 ^ (r1 << 32)... not used; float64 uses the float32
+**            value widened, so both devices agree)
+**   normal:  pairs (r[0], r[1]) and (r[2], r[3]) by Box-Muller:
+**            u = r0 * 2^-32 + 2^-33; v = r1 * 2^-32*2pi + 2^-32*pi;
+**            s = sqrtf(-2 logf(u)); out0 = s * sinf(v); out1 = s * cosf(v)
+**   randint: low + (r mod (high - low)) for ranges < 2^32
+** The front-end then advances offset by ceil(n/4).
+*/
+typedef struct {
+  uint64_t seed;
+  uint64_t offset;
+} lt_philox_state;
+
+typedef enum { LT_RNG_UNIFORM = 0, LT_RNG_NORMAL, LT_RNG_RANDINT } lt_rng_kind;
+
+typedef struct lt_backend {
+  const char *name;  /* "cpu", "cuda" */
+
+  /* --- memory */
+  void *(*alloc)(size_t nbytes, int device_index);  /* NULL on failure (no lt_error) */
+  void (*free)(void *ptr, size_t nbytes, int device_index);
+  /* dst/src on this device unless the *_host flags say the host side. */
+  lt_status (*memcpy_)(void *dst, bool dst_host, const void *src, bool src_host,
+                       size_t nbytes, int device_index);
+  lt_status (*synchronize)(int device_index);
+  lt_status (*empty_cache)(void);
+  size_t (*memory_allocated)(void);
+  size_t (*max_memory_allocated)(void);
+  size_t (*memory_reserved)(void);
+  void (*reset_peak)(void);
+  int (*device_count)(void);
+  const char *(*device_name)(int index);
+
+  /* --- elementwise: all views share out's ndim/shape (inputs pre-broadcast) */
+  /* dst <- src with dtype conversion (any dtype pair) and any strides. */
+  lt_status (*copy)(const lt_view *dst, const lt_view *src);
+  lt_status (*fill)(const lt_view *dst, double value);
+  /* out = op(in); out dtype = in dtype except ISNAN/ISINF/LOGICAL_NOT -> bool.
+     Float ops are only given float dtypes. p: params (see lt_unary_op). */
+  lt_status (*unary)(lt_unary_op op, const lt_view *out, const lt_view *in, const double *p);
+  /* dx = dy * d op(x)/dx. x is the op's input, y its output; kernels read what
+     they need: EXP SQRT RSQRT TANH SIGMOID RECIPROCAL EXPM1 read y; the
+     others read x. Unused views may have data == NULL. */
+  lt_status (*unary_backward)(lt_unary_op op, const lt_view *dx, const lt_view *dy,
+                              const lt_view *x, const lt_view *y, const double *p);
+  /* out = a op b (b == NULL: b is the scalar s; reverse: s op a).
+     a and b have the same dtype; out has it too, or bool for comparisons
+     and logic ops. */
+  lt_status (*binary)(lt_binary_op op, const lt_view *out, const lt_view *a,
+                      const lt_view *b, double s, bool reverse);
+  /* out = cond ? a : b (cond bool; a, b, out same dtype; b == NULL -> scalar s) */
+  lt_status (*where)(const lt_view *out, const lt_view *cond, const lt_view *a,
+                     const lt_view *b, double s);
+
+  /* --- reductions. out has in's ndim with size 1 at reduced dims
+     (reduce_mask bit d set). idx (int64, may be NULL) receives the index
+     along the single reduced dim for MAX/MIN/ARGMAX/ARGMIN, plus base.
+     For ARGMAX/ARGMIN over several dims the index is the row-major flat
+     index within the reduced dims. MEAN/VAR/STD/NORM/LOGSUMEXP accumulate
+     in double on the CPU (float on CUDA with pairwise/tree order). */
+  lt_status (*reduce)(lt_reduce_op op, const lt_view *out, const lt_view *idx,
+                      const lt_view *in, uint32_t reduce_mask, double param, int64_t base);
+
+  /* --- matrix products, row-major: for each batch i,
+     C_i = alpha * op(A_i) @ op(B_i) + beta * C_i, op(A) is m x k,
+     op(B) k x n; lda/ldb/ldc are row strides (in elements) of the stored
+     matrices; stride_* step between batches (0 = shared). f32/f64 (and
+     bf16/f16 on CUDA). */
+  lt_status (*gemm)(lt_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                    int64_t k, double alpha, const void *a, int64_t lda, int64_t stride_a,
+                    const void *b, int64_t ldb, int64_t stride_b, double beta, void *c,
+                    int64_t ldc, int64_t stride_c, int64_t batch);
+
+  /* --- indexing (index: int64 view, values - base are positions) */
+  /* out = in.index_select(dim, index); out shape = in shape with dim -> len(index) */
+  lt_status (*index_select)(const lt_view *out, const lt_view *in, int dim,
+                            const lt_view *index, int64_t base);
+  /* out.index_add_(dim, index, src) (accumulates; deterministic order on CPU) */
+  lt_status (*index_add)(const lt_view *out, int dim, const lt_view *index,
+                         const lt_view *src, int64_t base);
+  /* out = in.gather(dim, index); out/index same shape */
+  lt_status (*gather)(const lt_view *out, const lt_view *in, int dim, const lt_view *index,
+                      int64_t base);
+  /* out.scatter_(dim, index, src) (src == NULL: value); accumulate: add */
+  lt_status (*scatter)(const lt_view *out, int dim, const lt_view *index, const lt_view *src,
+                       double value, bool accumulate, int64_t base);
+  /* Checks that every index - base is in [0, size) (an error naming the
+     first bad value otherwise); ignore (when has_ignore) is allowed. */
+  lt_status (*check_index)(const lt_view *index, int64_t size, int64_t base,
+                           bool has_ignore, int64_t ignore);
+
+  /* --- nn kernels (contiguous inputs: outer x n x inner layout) */
+  lt_status (*softmax)(void *out, const void *in, lt_dtype dt, int64_t outer, int64_t n,
+                       int64_t inner, bool log);
+  /* dx = y * (dy - sum(dy*y)) (softmax) or dy - exp(y) * sum(dy) (log) */
+  lt_status (*softmax_backward)(void *dx, const void *y, const void *dy, lt_dtype dt,
+                                int64_t outer, int64_t n, int64_t inner, bool log);
+  /* Cross entropy rows: logits (rows, C) contiguous, target int64 (rows).
+     loss[r] = (1-ls) * (lse - x[t]) + ls/C * sum_c (lse - x[c]), 0 when
+     target == ignore (has_ignore). lse (rows) is saved for backward.
+     weight (C) or NULL multiplies row r by weight[t]. */
+  lt_status (*cross_entropy)(void *loss, void *lse, const void *logits, const int64_t *target,
+                             const void *weight, lt_dtype dt, int64_t rows, int64_t classes,
+                             int64_t base, bool has_ignore, int64_t ignore, double smoothing);
+  /* dlogits[r,c] = dloss[r] * w_t * (softmax - (1-ls)*onehot - ls/C); dloss
+     has `dloss_stride` (0 = one scalar for every row). */
+  lt_status (*cross_entropy_backward)(void *dlogits, const void *dloss, int64_t dloss_stride,
+                                      const void *logits, const void *lse, const int64_t *target,
+                                      const void *weight, lt_dtype dt, int64_t rows,
+                                      int64_t classes, int64_t base, bool has_ignore,
+                                      int64_t ignore, double smoothing);
+  /* Rows of `cols` elements: y = (x - mean) * rstd * w + b (w, b may be NULL).
+     mean, rstd (rows) are float32 for f32/bf16/f16 inputs, else dtype. */
+  lt_status (*layer_norm)(void *y, void *mean, void *rstd, const void *x, const void *w,
+                          const void *b, lt_dtype dt, int64_t rows, int64_t cols, double eps);
+  /* dx (rows, cols); dw, db (cols) ACCUMULATED (+=) if non-NULL. */
+  lt_status (*layer_norm_backward)(void *dx, void *dw, void *db, const void *dy, const void *x,
+                                   const void *mean, const void *rstd, const void *w,
+                                   lt_dtype dt, int64_t rows, int64_t cols);
+  /* col (n, c*kh*kw, oh*ow) from x (n, c, h, w), both contiguous */
+  lt_status (*im2col)(void *col, const void *x, lt_dtype dt, const lt_conv_geom *g);
+  /* dx (n, c, h, w) = sum of col entries (dx is zeroed first) */
+  lt_status (*col2im)(void *dx, const void *col, lt_dtype dt, const lt_conv_geom *g);
+  /* y (nc, oh, ow), idx int64 flat index into h*w of each max (no base) */
+  lt_status (*max_pool2d)(void *y, int64_t *idx, const void *x, lt_dtype dt,
+                          const lt_pool_geom *g);
+  /* dx zeroed then dx[plane, idx] += dy */
+  lt_status (*max_pool2d_backward)(void *dx, const void *dy, const int64_t *idx, lt_dtype dt,
+                                   const lt_pool_geom *g);
+  lt_status (*avg_pool2d)(void *y, const void *x, lt_dtype dt, const lt_pool_geom *g);
+  lt_status (*avg_pool2d_backward)(void *dx, const void *dy, lt_dtype dt,
+                                   const lt_pool_geom *g);
+  /* adaptive: geometry uses h, w, oh, ow only (PyTorch's start/end rule) */
+  lt_status (*adaptive_avg_pool2d)(void *y, const void *x, lt_dtype dt, const lt_pool_geom *g);
+  lt_status (*adaptive_avg_pool2d_backward)(void *dx, const void *dy, lt_dtype dt,
+                                            const lt_pool_geom *g);
+
+  /* --- random: contiguous out of n elements, stream of the comment above */
+  lt_status (*rng)(lt_rng_kind kind, void *out, lt_dtype dt, int64_t n, lt_philox_state st,
+                   double a, double b);  /* uniform: [a,b); normal: mean a, std b;
+                                            randint: [a, b) */
+
+  /* --- optimizers (contiguous, same dtype; see luatrain.h) */
+  lt_status (*sgd_step)(void *p, const void *g, void *buf, lt_dtype dt, int64_t n, double lr,
+                        double momentum, double dampening, double wd, bool nesterov,
+                        bool maximize, bool first);
+  lt_status (*adam_step)(void *p, const void *g, void *m, void *v, void *vmax, lt_dtype dt,
+                         int64_t n, double lr, double beta1, double beta2, double eps,
+                         double wd, bool decoupled, bool maximize, int64_t step);
+  lt_status (*rmsprop_step)(void *p, const void *g, void *sq, void *buf, void *gavg,
+                            lt_dtype dt, int64_t n, double lr, double alpha, double eps,
+                            double wd, double momentum, bool maximize);
+} lt_backend;
+
+/* The engine's backends: lt_backend_for(device) returns NULL (and sets an
+** error naming the device) when the device's backend is not loaded. */
+const lt_backend *lt_backend_for(lt_device dev);
+extern const lt_backend lt_cpu_backend;
+
+/* The CUDA shared object exports this symbol (C linkage); the engine
+** dlopens it and passes its error setter (the .so must not call engine
+** symbols directly: it may be loaded from luatrain.so with RTLD_LOCAL).
+** Returns NULL when no GPU answers (never exits). */
+typedef lt_status (*lt_error_fn)(lt_status code, const char *fmt, ...);
+typedef const lt_backend *(*lt_cuda_backend_entry)(lt_error_fn error_fn);
+#define LT_CUDA_ENTRY_SYMBOL "lt_cuda_backend_get"
+
+/* Philox4x32-10 block function (CPU reference, used by the CPU backend). */
+void lt_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* Helpers for kernels on host memory. */
+static inline double lt_bf16_to_double(uint16_t h);
+static inline uint16_t lt_float_to_bf16(float f);
+float lt_half_to_float(uint16_t h);
+uint16_t lt_float_to_half(float f);
+
+#include <string.h>
+static inline double lt_bf16_to_double(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static inline uint16_t lt_float_to_bf16(float f) {  /* round to nearest even */
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+#endif

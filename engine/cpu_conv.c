@@ -1,0 +1,177 @@
+/*
+** cpu_conv.c - the CPU backend's convolution helpers (im2col / col2im) and
+** 2-d pools (max with indices, avg with PyTorch's divisor rules, adaptive
+** avg), forward and backward, on contiguous NCHW buffers. im2col moves
+** elements of any dtype; the rest are f32/f64 (bf16/f16 staged through
+** float32). The convolution itself is im2col + gemm in the front-end.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu_kernels.h"
+#include "cpu_stage.h"
+
+#define T float
+#define SUF f32
+#include "cpu_conv_tmpl.h"
+#undef T
+#undef SUF
+
+#define T double
+#define SUF f64
+#include "cpu_conv_tmpl.h"
+#undef T
+#undef SUF
+
+/* col (n, c*kh*kw, oh*ow), row c*kh*kw + i*kw + j: x at
+   (oy*sh - ph + i*dh, ox*sw - pw + j*dw), zero outside. */
+lt_status lt_cpu_im2col(void *col, const void *x, lt_dtype dt, const lt_conv_geom *g) {
+  size_t sz = lt_dtype_size(dt);
+  int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow, kk = g->kh * g->kw;
+  char *pc = col;
+  const char *px = x;
+#pragma omp parallel for if (planes * kk * ohw > LT_CPU_PARALLEL_GRAIN)
+  for (int64_t p = 0; p < planes; p++) {
+    const char *xp = px + (size_t)(p * hw) * sz;
+    char *cp = pc + (size_t)(p * kk * ohw) * sz;  /* (b, ch) rows are consecutive */
+    for (int64_t i = 0; i < g->kh; i++)
+      for (int64_t j = 0; j < g->kw; j++) {
+        char *cr = cp + (size_t)((i * g->kw + j) * ohw) * sz;
+        for (int64_t oy = 0; oy < g->oh; oy++) {
+          int64_t iy = oy * g->sh - g->ph + i * g->dh;
+          char *co = cr + (size_t)(oy * g->ow) * sz;
+          if (iy < 0 || iy >= g->h) {
+            memset(co, 0, (size_t)g->ow * sz);
+            continue;
+          }
+          const char *xr = xp + (size_t)(iy * g->w) * sz;
+          if (g->sw == 1 && g->dw == 1 && g->pw == 0 && g->ow - 1 + j < g->w) {
+            memcpy(co, xr + (size_t)j * sz, (size_t)g->ow * sz);  /* common fast path */
+            continue;
+          }
+          for (int64_t ox = 0; ox < g->ow; ox++) {
+            int64_t ix = ox * g->sw - g->pw + j * g->dw;
+            if (ix >= 0 && ix < g->w) memcpy(co + (size_t)ox * sz, xr + (size_t)ix * sz, sz);
+            else memset(co + (size_t)ox * sz, 0, sz);
+          }
+        }
+      }
+  }
+  return LT_OK;
+}
+
+static lt_status bad_dtype(const char *op, lt_dtype dt) {
+  return lt_error(LT_ERR_DTYPE, "%s: dtype %s not supported on cpu (float dtypes only)", op,
+                  lt_dtype_name(dt));
+}
+
+static lt_status oom(const char *op) {
+  return lt_error(LT_ERR_MEMORY, "%s: out of memory staging half-precision buffers", op);
+}
+
+lt_status lt_cpu_col2im(void *dx, const void *col, lt_dtype dt, const lt_conv_geom *g) {
+  switch (dt) {
+    case LT_DTYPE_F32: col2im_f32(dx, col, g); return LT_OK;
+    case LT_DTYPE_F64: col2im_f64(dx, col, g); return LT_OK;
+    case LT_DTYPE_BF16: case LT_DTYPE_F16: {
+      bool fail = false;
+      int64_t nx = g->n * g->c * g->h * g->w;
+      float *fc = lt_stage_in(col, dt, g->n * g->c * g->kh * g->kw * g->oh * g->ow, &fail);
+      float *fx = lt_stage_out(dx, nx, &fail);
+      if (!fail) {
+        col2im_f32(fx, fc, g);
+        lt_stage_back(dx, fx, dt, nx);
+      }
+      free(fc); free(fx);
+      return fail ? oom("col2im") : LT_OK;
+    }
+    default: return bad_dtype("col2im", dt);
+  }
+}
+
+lt_status lt_cpu_max_pool2d(void *y, int64_t *idx, const void *x, lt_dtype dt,
+                            const lt_pool_geom *g) {
+  switch (dt) {
+    case LT_DTYPE_F32: max_pool2d_f32(y, idx, x, g); return LT_OK;
+    case LT_DTYPE_F64: max_pool2d_f64(y, idx, x, g); return LT_OK;
+    case LT_DTYPE_BF16: case LT_DTYPE_F16: {
+      bool fail = false;
+      int64_t nx = g->nc * g->h * g->w, ny = g->nc * g->oh * g->ow;
+      float *fx = lt_stage_in(x, dt, nx, &fail), *fy = lt_stage_out(y, ny, &fail);
+      if (!fail) {
+        max_pool2d_f32(fy, idx, fx, g);
+        lt_stage_back(y, fy, dt, ny);
+      }
+      free(fx); free(fy);
+      return fail ? oom("max_pool2d") : LT_OK;
+    }
+    default: return bad_dtype("max_pool2d", dt);
+  }
+}
+
+lt_status lt_cpu_max_pool2d_backward(void *dx, const void *dy, const int64_t *idx, lt_dtype dt,
+                                     const lt_pool_geom *g) {
+  switch (dt) {
+    case LT_DTYPE_F32: max_pool2d_backward_f32(dx, dy, idx, g); return LT_OK;
+    case LT_DTYPE_F64: max_pool2d_backward_f64(dx, dy, idx, g); return LT_OK;
+    case LT_DTYPE_BF16: case LT_DTYPE_F16: {
+      bool fail = false;
+      int64_t nx = g->nc * g->h * g->w, ny = g->nc * g->oh * g->ow;
+      float *fdy = lt_stage_in(dy, dt, ny, &fail), *fdx = lt_stage_out(dx, nx, &fail);
+      if (!fail) {
+        max_pool2d_backward_f32(fdx, fdy, idx, g);
+        lt_stage_back(dx, fdx, dt, nx);
+      }
+      free(fdy); free(fdx);
+      return fail ? oom("max_pool2d_backward") : LT_OK;
+    }
+    default: return bad_dtype("max_pool2d_backward", dt);
+  }
+}
+
+/* The remaining pools share one shape: out = f(in) with in/out sizes. */
+typedef void (*pool_f32_fn)(float *, const float *, const lt_pool_geom *);
+typedef void (*pool_f64_fn)(double *, const double *, const lt_pool_geom *);
+
+static lt_status pool_dispatch(const char *op, pool_f32_fn f32, pool_f64_fn f64, void *out,
+                               int64_t nout, const void *in, int64_t nin, lt_dtype dt,
+                               const lt_pool_geom *g) {
+  switch (dt) {
+    case LT_DTYPE_F32: f32(out, in, g); return LT_OK;
+    case LT_DTYPE_F64: f64(out, in, g); return LT_OK;
+    case LT_DTYPE_BF16: case LT_DTYPE_F16: {
+      bool fail = false;
+      float *fi = lt_stage_in(in, dt, nin, &fail), *fo = lt_stage_out(out, nout, &fail);
+      if (!fail) {
+        f32(fo, fi, g);
+        lt_stage_back(out, fo, dt, nout);
+      }
+      free(fi); free(fo);
+      return fail ? oom(op) : LT_OK;
+    }
+    default: return bad_dtype(op, dt);
+  }
+}
+
+lt_status lt_cpu_avg_pool2d(void *y, const void *x, lt_dtype dt, const lt_pool_geom *g) {
+  return pool_dispatch("avg_pool2d", avg_pool2d_f32, avg_pool2d_f64, y, g->nc * g->oh * g->ow,
+                       x, g->nc * g->h * g->w, dt, g);
+}
+
+lt_status lt_cpu_avg_pool2d_backward(void *dx, const void *dy, lt_dtype dt,
+                                     const lt_pool_geom *g) {
+  return pool_dispatch("avg_pool2d_backward", avg_pool2d_backward_f32, avg_pool2d_backward_f64,
+                       dx, g->nc * g->h * g->w, dy, g->nc * g->oh * g->ow, dt, g);
+}
+
+lt_status lt_cpu_adaptive_avg_pool2d(void *y, const void *x, lt_dtype dt, const lt_pool_geom *g) {
+  return pool_dispatch("adaptive_avg_pool2d", adaptive_avg_pool2d_f32, adaptive_avg_pool2d_f64,
+                       y, g->nc * g->oh * g->ow, x, g->nc * g->h * g->w, dt, g);
+}
+
+lt_status lt_cpu_adaptive_avg_pool2d_backward(void *dx, const void *dy, lt_dtype dt,
+                                              const lt_pool_geom *g) {
+  return pool_dispatch("adaptive_avg_pool2d_backward", adaptive_avg_pool2d_backward_f32,
+                       adaptive_avg_pool2d_backward_f64, dx, g->nc * g->h * g->w, dy,
+                       g->nc * g->oh * g->ow, dt, g);
+}

@@ -1,0 +1,166 @@
+/*
+** cpu_gemm.c - the CPU backend's matrix product: row-major (batched)
+** C = alpha * op(A) @ op(B) + beta * C through OpenBLAS, with a plain loop
+** for tiny products and layouts BLAS refuses (ld smaller than a row).
+** bf16/f16 go through float32 staging. Integer dtypes are not handled.
+*/
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+#include "cpu_kernels.h"
+#include "cpu_stage.h"
+
+/* Below this many multiply-adds a product skips BLAS (call overhead). */
+#define LT_GEMM_SMALL 4096
+
+typedef struct {
+  bool ta, tb;
+  int64_t m, n, k, lda, ldb, ldc;
+  double alpha, beta;
+} gemm_args;
+
+/* C = beta*C (k == 0 or alpha == 0); beta == 0 writes exact zeros. */
+#define DEFINE_SCALE(SUF, T)                                                  \
+  static void scale_##SUF(T *c, const gemm_args *g) {                         \
+    for (int64_t i = 0; i < g->m; i++)                                        \
+      for (int64_t j = 0; j < g->n; j++)                                      \
+        c[i * g->ldc + j] = g->beta == 0 ? (T)0 : (T)(g->beta * c[i * g->ldc + j]); \
+  }
+
+/* Reference loop, any ld (also 0 or overlapping). Accumulates in double. */
+#define DEFINE_NAIVE(SUF, T)                                                  \
+  static void naive_##SUF(const T *a, const T *b, T *c, const gemm_args *g) { \
+    for (int64_t i = 0; i < g->m; i++)                                        \
+      for (int64_t j = 0; j < g->n; j++) {                                    \
+        double s = 0;                                                         \
+        for (int64_t p = 0; p < g->k; p++) {                                  \
+          double av = g->ta ? a[p * g->lda + i] : a[i * g->lda + p];          \
+          double bv = g->tb ? b[j * g->ldb + p] : b[p * g->ldb + j];          \
+          s += av * bv;                                                       \
+        }                                                                     \
+        T *cp = &c[i * g->ldc + j];                                           \
+        *cp = (T)(g->alpha * s + (g->beta == 0 ? 0.0 : g->beta * (double)*cp)); \
+      }                                                                       \
+  }
+
+DEFINE_SCALE(f32, float)
+DEFINE_SCALE(f64, double)
+DEFINE_NAIVE(f32, float)
+DEFINE_NAIVE(f64, double)
+
+/* Can BLAS take these leading dimensions? Fixes ld of single-row matrices. */
+static bool blas_ok(gemm_args *g) {
+  int64_t ar = g->ta ? g->k : g->m, ac = g->ta ? g->m : g->k;
+  int64_t br = g->tb ? g->n : g->k, bc = g->tb ? g->k : g->n;
+  if (ar <= 1 && g->lda < ac) g->lda = ac > 1 ? ac : 1;
+  if (br <= 1 && g->ldb < bc) g->ldb = bc > 1 ? bc : 1;
+  if (g->m <= 1 && g->ldc < g->n) g->ldc = g->n > 1 ? g->n : 1;
+  if (g->lda < (ac > 1 ? ac : 1) || g->ldb < (bc > 1 ? bc : 1) || g->ldc < (g->n > 1 ? g->n : 1))
+    return false;
+  return g->m <= INT_MAX && g->n <= INT_MAX && g->k <= INT_MAX && g->lda <= INT_MAX &&
+         g->ldb <= INT_MAX && g->ldc <= INT_MAX;
+}
+
+static void one_f32(const float *a, const float *b, float *c, gemm_args g) {
+  if (g.k == 0 || g.alpha == 0) { scale_f32(c, &g); return; }
+  if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) { naive_f32(a, b, c, &g); return; }
+  if (g.beta == 0) scale_f32(c, &g);  /* BLAS may read C*0 = NaN otherwise */
+  cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
+              (blasint)g.m, (blasint)g.n, (blasint)g.k, (float)g.alpha, a, (blasint)g.lda, b,
+              (blasint)g.ldb, (float)g.beta, c, (blasint)g.ldc);
+}
+
+static void one_f64(const double *a, const double *b, double *c, gemm_args g) {
+  if (g.k == 0 || g.alpha == 0) { scale_f64(c, &g); return; }
+  if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) { naive_f64(a, b, c, &g); return; }
+  if (g.beta == 0) scale_f64(c, &g);
+  cblas_dgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
+              (blasint)g.m, (blasint)g.n, (blasint)g.k, g.alpha, a, (blasint)g.lda, b,
+              (blasint)g.ldb, g.beta, c, (blasint)g.ldc);
+}
+
+/* Packs a rows x cols matrix with row stride ld (bf16/f16) into float32. */
+static void pack_half(float *dst, const uint16_t *src, lt_dtype dt, int64_t rows, int64_t cols,
+                      int64_t ld) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) {
+      uint16_t h = src[r * ld + c];
+      dst[r * cols + c] = dt == LT_DTYPE_BF16 ? (float)lt_bf16_to_double(h) : lt_half_to_float(h);
+    }
+}
+
+static lt_status gemm_half(lt_dtype dt, const gemm_args *g0, const uint16_t *a, int64_t sa,
+                           const uint16_t *b, int64_t sb, uint16_t *c, int64_t sc,
+                           int64_t batch) {
+  int64_t ar = g0->ta ? g0->k : g0->m, ac = g0->ta ? g0->m : g0->k;
+  int64_t br = g0->tb ? g0->n : g0->k, bc = g0->tb ? g0->k : g0->n;
+  float *fa = malloc((size_t)(ar * ac + 1) * sizeof(float));
+  float *fb = malloc((size_t)(br * bc + 1) * sizeof(float));
+  float *fc = malloc((size_t)(g0->m * g0->n + 1) * sizeof(float));
+  if (!fa || !fb || !fc) {
+    free(fa); free(fb); free(fc);
+    return lt_error(LT_ERR_MEMORY, "gemm: out of memory staging %s operands",
+                    lt_dtype_name(dt));
+  }
+  gemm_args g = *g0;
+  g.lda = ac; g.ldb = bc; g.ldc = g.n;
+  for (int64_t i = 0; i < batch; i++) {
+    pack_half(fa, a + i * sa, dt, ar, ac, g0->lda);
+    pack_half(fb, b + i * sb, dt, br, bc, g0->ldb);
+    uint16_t *ci = c + i * sc;
+    if (g.beta != 0) pack_half(fc, ci, dt, g.m, g.n, g0->ldc);
+    one_f32(fa, fb, fc, g);
+    for (int64_t r = 0; r < g.m; r++)
+      for (int64_t j = 0; j < g.n; j++) {
+        float v = fc[r * g.n + j];
+        ci[r * g0->ldc + j] = dt == LT_DTYPE_BF16 ? lt_float_to_bf16(v) : lt_float_to_half(v);
+      }
+  }
+  free(fa); free(fb); free(fc);
+  return LT_OK;
+}
+
+lt_status lt_cpu_gemm(lt_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                      double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
+                      int64_t ldb, int64_t stride_b, double beta, void *c, int64_t ldc,
+                      int64_t stride_c, int64_t batch) {
+  if (m < 0 || n < 0 || k < 0 || batch < 0)
+    return lt_error(LT_ERR_ARG, "gemm: negative size (m %lld, n %lld, k %lld, batch %lld)",
+                    (long long)m, (long long)n, (long long)k, (long long)batch);
+  if (m == 0 || n == 0 || batch == 0) return LT_OK;
+  gemm_args g = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta};
+  bool small = m * n * k <= LT_GEMM_SMALL;
+  switch (dt) {
+    case LT_DTYPE_F32: {
+      const float *pa = a, *pb = b;
+      float *pc = c;
+      if (small && batch > 1) {
+#pragma omp parallel for if (batch * (m * n * k + m * n) > LT_CPU_PARALLEL_GRAIN)
+        for (int64_t i = 0; i < batch; i++)
+          one_f32(pa + i * stride_a, pb + i * stride_b, pc + i * stride_c, g);
+      } else {
+        for (int64_t i = 0; i < batch; i++)
+          one_f32(pa + i * stride_a, pb + i * stride_b, pc + i * stride_c, g);
+      }
+      return LT_OK;
+    }
+    case LT_DTYPE_F64: {
+      const double *pa = a, *pb = b;
+      double *pc = c;
+      if (small && batch > 1) {
+#pragma omp parallel for if (batch * (m * n * k + m * n) > LT_CPU_PARALLEL_GRAIN)
+        for (int64_t i = 0; i < batch; i++)
+          one_f64(pa + i * stride_a, pb + i * stride_b, pc + i * stride_c, g);
+      } else {
+        for (int64_t i = 0; i < batch; i++)
+          one_f64(pa + i * stride_a, pb + i * stride_b, pc + i * stride_c, g);
+      }
+      return LT_OK;
+    }
+    case LT_DTYPE_BF16:
+    case LT_DTYPE_F16:
+      return gemm_half(dt, &g, a, stride_a, b, stride_b, c, stride_c, batch);
+    default:
+      return lt_error(LT_ERR_DTYPE, "gemm: dtype %s not supported on cpu", lt_dtype_name(dt));
+  }
+}
