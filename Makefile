@@ -82,7 +82,8 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/ctest.h $(BUILD)/libltengine.a
 
 # CUDA backend: a shared object the engine dlopens; linked to cuBLAS/cuRAND.
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-NVFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC -Xcompiler -Wall -Iengine \
+NVFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC -Xcompiler -Wall \
+             -Xcompiler -fvisibility=hidden -Iengine \
              --expt-relaxed-constexpr -Wno-deprecated-gpu-targets
 CUDA_OBJ  := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 $(BUILD)/obj/cuda/%.o: cuda/%.cu $(wildcard cuda/*.cuh) engine/luatrain.h engine/backend.h

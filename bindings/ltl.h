@@ -1,5 +1,5 @@
 /*
-** ltl.h - shared helpers of the Lua bindings (bindings/*.c): the Tensor
+** ltl.h - shared helpers of the Lua bindings (bindings/ files): the Tensor
 ** userdata, argument checking (1-based dims, shapes, options tables), the
 ** single place where engine errors become Lua errors, and the per-state
 ** context kept in the registry. Uses engine/luatrain.h only.
@@ -21,14 +21,16 @@ typedef struct {
 
 /* Shared with engine callbacks that may outlive the lua_State
 ** (custom autograd nodes): refcounted, `alive` cleared when the state closes. */
+typedef struct ltL_Context ltL_Context;
 typedef struct {
   lua_State *L;     /* main thread */
+  ltL_Context *ctx;
   int alive;
   int refcount;
 } ltL_handle;
 
 /* Per-state context (a userdata in the registry). */
-typedef struct {
+struct ltL_Context {
   lua_State *mainL;
   lua_State *curL;          /* thread running lt_backward (custom functions) */
   ltL_handle *handle;
@@ -36,7 +38,7 @@ typedef struct {
   long long threshold;      /* step when debt passes this */
   lt_device default_device;
   bool benchmark;           /* lt.backends.benchmark (advisory) */
-} ltL_Context;
+};
 
 ltL_Context *ltL_getcontext(lua_State *L);
 

@@ -66,6 +66,7 @@ ltL_Context *ltL_getcontext(lua_State *L) {
   c->handle = malloc(sizeof(*c->handle));
   if (!c->handle) luaL_error(L, "luatrain: out of memory");
   c->handle->L = c->mainL;
+  c->handle->ctx = c;
   c->handle->alive = 1;
   c->handle->refcount = 1;
   c->threshold = 16ll << 20;
@@ -216,7 +217,8 @@ int ltL_checkshape(lua_State *L, int arg, int64_t *shape, int *next, bool allow_
     if (n >= LT_MAX_DIMS)
       luaL_argerror(L, i, lua_pushfstring(L, "too many dimensions (max %d)", LT_MAX_DIMS));
     lua_pushvalue(L, i);
-    shape[n++] = shape_entry(L, i, n + 1, allow_neg1);
+    shape[n] = shape_entry(L, i, n + 1, allow_neg1);
+    n++;
     lua_pop(L, 1);
     i++;
   }
@@ -479,7 +481,8 @@ void ltL_pushtensorstring(lua_State *L, lt_tensor *t) {
       if (v > amax) amax = v;
       if (v > 0 && v < amin) amin = v;
     }
-    if (amax >= 1e8 || (amin < 1e-4 && amin > 0) || (amin < INFINITY && amax / amin > 1e6 && amax > 1e3))
+    /* PyTorch's rule: a wide range or extreme magnitudes switch to %e */
+    if (amax >= 1e8 || (amin < 1e-4 && amin > 0) || (amin < INFINITY && amax / amin > 1000))
       p.sci = true;
   }
   for (int64_t k = 0; k < n; k++) {
@@ -500,7 +503,7 @@ void ltL_pushtensorstring(lua_State *L, lt_tensor *t) {
   } else if (n == 0) {
     luaL_addstring(&b, "[]");
   } else {
-    print_rec(&p, 0, 0, 6);
+    print_rec(&p, 0, 0, 7);
   }
   free(data);
   bool show_dtype = !(dt == LT_DTYPE_F32 || dt == LT_DTYPE_I64 || dt == LT_DTYPE_BOOL);
@@ -603,11 +606,20 @@ static lt_tensor *index_view(lua_State *L, lt_tensor *t, lua_Integer i, int arg)
   return lt_select(t, 0, (int64_t)k);
 }
 
-static void pushnumber_dt(lua_State *L, double v, lt_dtype dt) {
-  if (dt == LT_DTYPE_BOOL) lua_pushboolean(L, v != 0);
-  else if (!lt_dtype_is_float(dt)) lua_pushinteger(L, (lua_Integer)v);
+/* Pushes the single element of t as a Lua value (int64 read exactly). */
+static void push_element(lua_State *L, lt_tensor *t) {
+  if (t->dtype == LT_DTYPE_I64 || t->dtype == LT_DTYPE_I32 || t->dtype == LT_DTYPE_U8) {
+    int64_t v;
+    ltL_check(L, lt_to_host(t, &v, LT_DTYPE_I64));
+    lua_pushinteger(L, v);
+    return;
+  }
+  double v;
+  ltL_check(L, lt_item(t, &v));
+  if (t->dtype == LT_DTYPE_BOOL) lua_pushboolean(L, v != 0);
   else lua_pushnumber(L, v);
 }
+
 
 static int t_index(lua_State *L) {
   ltL_Tensor *u = lua_touserdata(L, 1);
@@ -662,12 +674,8 @@ static int t_index(lua_State *L) {
     lt_tensor *v = index_view(L, t, lua_tointeger(L, 2), 2);
     if (!v) return ltL_engineerror(L);
     if (v->ndim == 0) {
-      double x;
-      lt_status st = lt_item(v, &x);
-      lt_dtype dt = v->dtype;
-      lt_tensor_release(v);
-      ltL_check(L, st);
-      pushnumber_dt(L, x, dt);
+      ltL_pushtensor(L, v);  /* owned by the stack while reading */
+      push_element(L, v);
       return 1;
     }
     ltL_pushtensor(L, v);
@@ -732,7 +740,11 @@ static int t_newindex(lua_State *L) {
     lt_tensor_release(old);
     return 0;
   }
-  return luaL_error(L, "cannot assign field '%s' of a tensor (only requires_grad, grad and integer indices)",
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(k, "data") == 0) {
+    ltL_check(L, lt_tensor_set_(t, ltL_checktensor(L, 3)));
+    return 0;
+  }
+  return luaL_error(L, "cannot assign field '%s' of a tensor (only requires_grad, grad, data and integer indices)",
                     k ? k : luaL_typename(L, 2));
 }
 
@@ -790,15 +802,7 @@ static int m_item(lua_State *L) {
     return luaL_error(L, "item: tensor with %d elements (shape %s) cannot be converted to a number",
                       (int)n, lt_shape_str(t, b));
   }
-  if (t->dtype == LT_DTYPE_I64) {
-    int64_t v;
-    ltL_check(L, lt_to_host(t, &v, LT_DTYPE_I64));
-    lua_pushinteger(L, v);
-    return 1;
-  }
-  double v;
-  ltL_check(L, lt_item(t, &v));
-  pushnumber_dt(L, v, t->dtype);
+  push_element(L, t);
   return 1;
 }
 
@@ -834,8 +838,7 @@ static int m_tolist(lua_State *L) {
 }
 
 static int m_free(lua_State *L) {
-  checkud(L, 1);
-  return t_gc(L);
+  return t_gc(L);  /* idempotent */
 }
 
 static int m_type(lua_State *L) {
@@ -969,6 +972,13 @@ static int m_copy_(lua_State *L) {
   return 1;
 }
 
+static int m_set_(lua_State *L) {
+  lt_tensor *t = ltL_checktensor(L, 1);
+  ltL_check(L, lt_tensor_set_(t, ltL_checktensor(L, 2)));
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int m_fill_(lua_State *L) {
   lt_tensor *t = ltL_checktensor(L, 1);
   double v = lua_type(L, 2) == LUA_TBOOLEAN ? lua_toboolean(L, 2) : luaL_checknumber(L, 2);
@@ -1022,7 +1032,7 @@ static const luaL_Reg methods[] = {
   {"bfloat16", m_bfloat16}, {"cpu", m_cpu}, {"cuda", m_cuda},
   {"detach", m_detach}, {"detach_", m_detach_}, {"clone", m_clone},
   {"contiguous", m_contiguous}, {"requires_grad_", m_requires_grad_},
-  {"retain_grad", m_retain_grad}, {"copy_", m_copy_}, {"fill_", m_fill_},
+  {"retain_grad", m_retain_grad}, {"copy_", m_copy_}, {"set_", m_set_}, {"fill_", m_fill_},
   {"zero_", m_zero_}, {"uniform_", m_uniform_}, {"normal_", m_normal_},
   {NULL, NULL}
 };

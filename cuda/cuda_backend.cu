@@ -7,6 +7,7 @@
 ** setters lt_cuda_set_tf32 / lt_cuda_set_deterministic. One device (0),
 ** one non-blocking stream. Never exits: no GPU means a NULL table.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <mutex>
@@ -23,8 +24,10 @@ bool lt_cuda_determ = false;
 static int g_device_count;
 static char g_device_name[LT_MAX_DIMS][256];
 
-extern "C" void lt_cuda_set_tf32(int on) { lt_cuda_tf32 = on != 0; }
-extern "C" void lt_cuda_set_deterministic(int on) { lt_cuda_determ = on != 0; }
+#define LT_CUDA_EXPORT __attribute__((visibility("default")))
+
+extern "C" LT_CUDA_EXPORT void lt_cuda_set_tf32(int on) { lt_cuda_tf32 = on != 0; }
+extern "C" LT_CUDA_EXPORT void lt_cuda_set_deterministic(int on) { lt_cuda_determ = on != 0; }
 
 /* ---------------------------------------------------------------- caching allocator */
 
@@ -267,7 +270,7 @@ static lt_status noop_error(lt_status code, const char *fmt, ...) {
   return code;
 }
 
-extern "C" const lt_backend *lt_cuda_backend_get(lt_error_fn error_fn) {
+extern "C" LT_CUDA_EXPORT const lt_backend *lt_cuda_backend_get(lt_error_fn error_fn) {
   static bool done, ok;
   lt_cuda_err = error_fn ? error_fn : noop_error;
   if (done) return ok ? &g_cuda_backend : NULL;
@@ -285,7 +288,7 @@ extern "C" const lt_backend *lt_cuda_backend_get(lt_error_fn error_fn) {
       (void)cudaGetLastError();
       return NULL;
     }
-    strncpy(g_device_name[i], prop.name, sizeof g_device_name[i] - 1);
+    snprintf(g_device_name[i], sizeof g_device_name[i], "%s", prop.name);
     if (i == 0) lt_cuda_sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
   }
   /* creating the stream also creates the context: a failure is "no GPU" */

@@ -65,6 +65,7 @@ typedef __half f16_t;
 template <typename T> struct lt_acc { typedef T type; };
 template <> struct lt_acc<bf16_t> { typedef float type; };
 template <> struct lt_acc<f16_t> { typedef float type; };
+template <> struct lt_acc<uint8_t> { typedef int type; };  /* wraps like PyTorch */
 
 /* Value conversion between any two element types (PyTorch's casts: float to
 ** int truncates, anything to bool is != 0, halves round to nearest even). */

@@ -107,14 +107,13 @@ lt_status lt_cpu_cross_entropy(void *loss, void *lse, const void *logits, const 
       bool fail = false;
       float *fx = lt_stage_in(logits, dt, rows * classes, &fail);
       float *fw = lt_stage_in(weight, dt, classes, &fail);
-      float *fl = lt_stage_out(loss, rows, &fail), *fs = lt_stage_out(lse, rows, &fail);
-      if (!fail) {
-        cross_entropy_f32(fl, fs, fx, target, fw, rows, classes, base, has_ignore, ignore,
+      float *fl = lt_stage_out(loss, rows, &fail);
+      if (!fail) {  /* lse is float32 for half dtypes (as layer_norm's stats) */
+        cross_entropy_f32(fl, lse, fx, target, fw, rows, classes, base, has_ignore, ignore,
                           smoothing);
         lt_stage_back(loss, fl, dt, rows);
-        lt_stage_back(lse, fs, dt, rows);
       }
-      free(fx); free(fw); free(fl); free(fs);
+      free(fx); free(fw); free(fl);
       return fail ? oom("cross_entropy") : LT_OK;
     }
     default: return bad_dtype("cross_entropy", dt);
@@ -144,14 +143,14 @@ lt_status lt_cpu_cross_entropy_backward(void *dlogits, const void *dloss, int64_
       if (rows == 0) nd = 1;
       float *fx = lt_stage_in(logits, dt, rows * classes, &fail);
       float *fw = lt_stage_in(weight, dt, classes, &fail);
-      float *fd = lt_stage_in(dloss, dt, nd, &fail), *fs = lt_stage_in(lse, dt, rows, &fail);
+      float *fd = lt_stage_in(dloss, dt, nd, &fail);
       float *fdx = lt_stage_out(dlogits, rows * classes, &fail);
-      if (!fail) {
-        cross_entropy_backward_f32(fdx, fd, dloss_stride, fx, fs, target, fw, rows, classes,
+      if (!fail) {  /* lse is float32 for half dtypes */
+        cross_entropy_backward_f32(fdx, fd, dloss_stride, fx, lse, target, fw, rows, classes,
                                    base, has_ignore, ignore, smoothing);
         lt_stage_back(dlogits, fdx, dt, rows * classes);
       }
-      free(fx); free(fw); free(fd); free(fs); free(fdx);
+      free(fx); free(fw); free(fd); free(fdx);
       return fail ? oom("cross_entropy_backward") : LT_OK;
     }
     default: return bad_dtype("cross_entropy_backward", dt);

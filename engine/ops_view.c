@@ -171,7 +171,7 @@ static lt_status transpose_backward(lt_node *n, lt_tensor **gout, lt_tensor **gi
 lt_tensor *lt_transpose(lt_tensor *t, int d0, int d1) {
   int nd = t->ndim ? t->ndim : 1;
   if (lt_norm_dim("transpose", &d0, nd) || lt_norm_dim("transpose", &d1, nd)) return NULL;
-  int64_t sh[LT_MAX_DIMS], st[LT_MAX_DIMS];
+  int64_t sh[LT_MAX_DIMS] = {0}, st[LT_MAX_DIMS] = {0};
   memcpy(sh, t->shape, sizeof sh);
   memcpy(st, t->stride, sizeof st);
   if (t->ndim) {
@@ -200,7 +200,7 @@ lt_tensor *lt_permute(lt_tensor *t, const int *dims, int ndim) {
              ndim);
     return NULL;
   }
-  int64_t sh[LT_MAX_DIMS], st[LT_MAX_DIMS];
+  int64_t sh[LT_MAX_DIMS] = {0}, st[LT_MAX_DIMS] = {0};
   int perm[LT_MAX_DIMS];
   bool seen[LT_MAX_DIMS] = {false};
   for (int d = 0; d < ndim; d++) {
@@ -289,7 +289,7 @@ lt_tensor *lt_select(lt_tensor *t, int dim, int64_t index) {
              (long long)index, dim, (long long)size);
     return NULL;
   }
-  int64_t sh[LT_MAX_DIMS], st[LT_MAX_DIMS];
+  int64_t sh[LT_MAX_DIMS] = {0}, st[LT_MAX_DIMS] = {0};
   int k = 0;
   for (int d = 0; d < t->ndim; d++) {
     if (d == dim) continue;
@@ -306,7 +306,7 @@ lt_tensor *lt_select(lt_tensor *t, int dim, int64_t index) {
 /* ---------------------------------------------------------------- squeeze / unsqueeze */
 
 lt_tensor *lt_squeeze(lt_tensor *t, int dim) {
-  int64_t sh[LT_MAX_DIMS], st[LT_MAX_DIMS];
+  int64_t sh[LT_MAX_DIMS] = {0}, st[LT_MAX_DIMS] = {0};
   int k = 0;
   if (dim != LT_ALL_DIMS) {
     if (lt_norm_dim("squeeze", &dim, t->ndim ? t->ndim : 1)) return NULL;
@@ -327,7 +327,7 @@ lt_tensor *lt_unsqueeze(lt_tensor *t, int dim) {
     lt_error(LT_ERR_INDEX, "unsqueeze: dim %d out of range for a %d-dim tensor", dim, t->ndim);
     return NULL;
   }
-  int64_t sh[LT_MAX_DIMS], st[LT_MAX_DIMS];
+  int64_t sh[LT_MAX_DIMS] = {0}, st[LT_MAX_DIMS] = {0};
   int k = 0;
   for (int d = 0; d <= t->ndim; d++) {
     if (d == dim) {
@@ -359,7 +359,7 @@ lt_tensor *lt_expand(lt_tensor *t, const int64_t *shape, int ndim) {
              ndim, t->ndim);
     return NULL;
   }
-  int64_t sh[LT_MAX_DIMS], st[LT_MAX_DIMS];
+  int64_t sh[LT_MAX_DIMS] = {0}, st[LT_MAX_DIMS] = {0};
   int lead = ndim - t->ndim;
   for (int d = 0; d < ndim; d++) {
     int sd = d - lead;

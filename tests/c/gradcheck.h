@@ -116,9 +116,12 @@ static int gradcheck_ex(const char *name, gradcheck_fn fn, void *ud, lt_tensor *
       }
     }
     free(ana);
-    lt_tensor_release(in[i]->grad);
-    in[i]->grad = NULL;
   }
+  for (int i = 0; i < n; i++)  /* after the loop: inputs may alias each other */
+    if (use[i] && in[i]->grad) {
+      lt_tensor_release(in[i]->grad);
+      in[i]->grad = NULL;
+    }
   if (fail) fprintf(stderr, "gradcheck %s: max abs err %.3g, max rel err %.3g\n", name,
                     max_abs, max_rel);
   free(w);

@@ -5,12 +5,12 @@
 -- a zero-copy narrow when not shuffled) per tensor per batch. Any other
 -- dataset (a `__len` and `get(i)`) is fetched sample by sample and combined
 -- by collate_fn (lt.data.collate by default). No worker processes.
-local class = require "luatrain.data.class"
+local class = require "luatrain.class"
 local collate = require "luatrain.data.collate"
 
 local function lt() return require "luatrain" end
 
-local DataLoader = class("DataLoader")
+local DataLoader = class.extend("DataLoader")
 
 local function dataset_len(ds)
   local mt = getmetatable(ds)
@@ -85,8 +85,13 @@ local function nbatches(self, count)
   return (count + self.batch_size - 1) // self.batch_size
 end
 
---- Number of batches per epoch.
+--- Number of batches per epoch (with a sampler, of the current epoch, or
+-- before the first one of the epoch about to start).
 function DataLoader:__len()
+  if self.sampler ~= nil and self.epoch == 0 and not self._resume then
+    if self._next_perm == nil then self._next_perm = self:_indices(1) end
+    return nbatches(self, self._next_perm:numel())
+  end
   return nbatches(self, self._count)
 end
 
@@ -133,7 +138,12 @@ local function start_epoch(self)
   end
   self.epoch = self.epoch + 1
   self.position = 0
-  self._perm = self:_indices(self.epoch)
+  if self._next_perm ~= nil and self.epoch == 1 then
+    self._perm = self._next_perm
+  else
+    self._perm = self:_indices(self.epoch)
+  end
+  self._next_perm = nil
   self._count = self._perm and self._perm:numel() or self.n
   self._perm_list = nil
 end
@@ -173,9 +183,8 @@ local function generic_batch(self, first, len)
   local samples, m = {}, nil
   for j = 1, len do
     local i = list and list[first + j - 1] or first + j - 1
-    local nret = 0
     local vals = table.pack(ds:get(i))
-    nret = vals.n
+    local nret = vals.n
     vals.n = nil
     if m == nil then m = nret
     elseif nret ~= m then

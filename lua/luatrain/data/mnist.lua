@@ -4,9 +4,7 @@
 -- `targets`), so the DataLoader batches them with index_select in C.
 -- No download: the files come from Debian's dataset-fashion-mnist package
 -- or from `root=`.
-local class = require "luatrain.data.class"
-
-local function lt() return require "luatrain" end
+local class = require "luatrain.class"
 
 local FILES = {
   train = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"},
@@ -27,7 +25,7 @@ local function find_file(root, base, name, hint)
 end
 
 local function make(name, default_root, hint)
-  local C = class(name)
+  local C = class.extend(name)
   C.classes = name == "FashionMNIST"
     and {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}

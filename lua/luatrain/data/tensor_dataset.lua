@@ -1,9 +1,9 @@
 --- luatrain.data.TensorDataset - a dataset over tensors sharing their first
 -- dimension; sample i is the i-th row of each. The DataLoader recognises it
 -- (the `tensors` field) and gathers whole batches with index_select in C.
-local class = require "luatrain.data.class"
+local class = require "luatrain.class"
 
-local TensorDataset = class("TensorDataset")
+local TensorDataset = class.extend("TensorDataset")
 
 local function is_tensor(x)
   local lt = require "luatrain"

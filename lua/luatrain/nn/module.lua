@@ -457,8 +457,18 @@ function Module:double() return self:to("float64") end
 -- ("fc1.weight", "bn.running_mean"). Tensors are detached aliases. A tied
 -- parameter appears under each of its names, as in PyTorch.
 -- @param prefix optional key prefix
--- @return table name -> tensor, and an array of the names in order
+-- @return table name -> tensor (state_dict_keys() gives the names in order)
 function Module:state_dict(prefix)
+  return (self:_state_dict(prefix))
+end
+
+--- The names of state_dict() in registration order.
+function Module:state_dict_keys(prefix)
+  local _, order = self:_state_dict(prefix)
+  return order
+end
+
+function Module:_state_dict(prefix)
   prefix = prefix or ""
   local sd, order = {}, {}
   for _, e in ipairs(collect_modules(self, "", {}, {})) do
@@ -599,6 +609,10 @@ local function repr(m)
 end
 
 function Module.__tostring(self) return repr(self) end
+
+--- Prints and returns a per-layer summary (see lt.utils.summary):
+-- `model:summary{input_shape = {1, 1, 28, 28}}`.
+function Module:summary(opts) return require("luatrain.utils.summary")(self, opts) end
 
 --- The number of elements over all parameters.
 function Module:num_parameters()

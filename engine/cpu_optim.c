@@ -1,0 +1,169 @@
+/*
+** cpu_optim.c - fused SGD / Adam(W) / RMSprop steps on contiguous CPU
+** buffers, numerically torch.optim's single-tensor (foreach=False) code:
+** per element arithmetic in the tensor's dtype (float for f32/bf16/f16,
+** rounded to bf16/f16 wherever PyTorch stores an intermediate tensor),
+** scalars computed in double then cast. No state allocation here.
+*/
+#include "cpu_util.h"
+
+static inline float opt_ld_f32(float v) { return v; }
+static inline float opt_st_f32(float v) { return v; }
+static inline double opt_ld_f64(double v) { return v; }
+static inline double opt_st_f64(double v) { return v; }
+static inline float opt_ld_bf16(uint16_t v) { return lt_cpu_bf2f(v); }
+static inline uint16_t opt_st_bf16(float v) { return lt_cpu_f2bf(v); }
+static inline float opt_ld_f16(uint16_t v) { return lt_cpu_h2f(v); }
+static inline uint16_t opt_st_f16(float v) { return lt_cpu_f2h(v); }
+
+/* torch.lerp: weight < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w) */
+#define OPT_LERP(CT, a, b, w) \
+  (fabs((double)(w)) < 0.5 ? (a) + (w) * ((b) - (a)) : (b) - ((b) - (a)) * ((CT)1 - (w)))
+
+#define OPT_DEFINE(N, T, CT, SQRT)                                                          \
+  static void sgd_##N(T *p, const T *g, T *buf, int64_t n, double lr, double momentum,      \
+                      double dampening, double wd, bool nesterov, bool maximize, bool first) { \
+    const CT wd_c = (CT)wd, mom_c = (CT)momentum, damp_c = (CT)(1 - dampening);             \
+    const CT nlr_c = (CT)(-lr);                                                             \
+    _Pragma("omp parallel for schedule(static) if (n > LT_CPU_PARALLEL_GRAIN)")             \
+    for (int64_t i = 0; i < n; i++) {                                                       \
+      CT gv = opt_ld_##N(g[i]);                                                             \
+      if (maximize) gv = -gv;                                                               \
+      const CT pv = opt_ld_##N(p[i]);                                                       \
+      if (wd != 0) gv = RND(N, gv + wd_c * pv);                                             \
+      if (momentum != 0) {                                                                  \
+        CT bv = first ? gv : RND(N, RND(N, opt_ld_##N(buf[i]) * mom_c) + damp_c * gv);       \
+        buf[i] = opt_st_##N(bv);                                                            \
+        gv = nesterov ? RND(N, gv + mom_c * bv) : bv;                                       \
+      }                                                                                     \
+      p[i] = opt_st_##N(pv + nlr_c * gv);                                                   \
+    }                                                                                       \
+  }                                                                                         \
+  static void adam_##N(T *p, const T *g, T *m, T *v, T *vmax, int64_t n, double lr,         \
+                       double beta1, double beta2, double eps, double wd, bool decoupled,   \
+                       bool maximize, int64_t step) {                                       \
+    const double bc1 = 1 - pow(beta1, (double)step), bc2 = 1 - pow(beta2, (double)step);    \
+    const CT nstep_c = (CT)(-(lr / bc1)), bc2s_c = (CT)sqrt(bc2), eps_c = (CT)eps;          \
+    const CT w1 = (CT)(1 - beta1), b2_c = (CT)beta2, omb2_c = (CT)(1 - beta2);              \
+    const CT wd_c = (CT)wd, decay_c = (CT)(1 - lr * wd);                                    \
+    _Pragma("omp parallel for schedule(static) if (n > LT_CPU_PARALLEL_GRAIN)")             \
+    for (int64_t i = 0; i < n; i++) {                                                       \
+      CT gv = opt_ld_##N(g[i]);                                                             \
+      if (maximize) gv = -gv;                                                               \
+      CT pv = opt_ld_##N(p[i]);                                                             \
+      if (wd != 0) {                                                                        \
+        if (decoupled) pv = RND(N, pv * decay_c);                                           \
+        else gv = RND(N, gv + wd_c * pv);                                                   \
+      }                                                                                     \
+      const CT mo = opt_ld_##N(m[i]);                                                       \
+      const CT mv = RND(N, OPT_LERP(CT, mo, gv, w1));                                       \
+      CT vv = RND(N, opt_ld_##N(v[i]) * b2_c);                                              \
+      vv = RND(N, vv + omb2_c * gv * gv);                                                   \
+      m[i] = opt_st_##N(mv);                                                                \
+      v[i] = opt_st_##N(vv);                                                                \
+      CT dv = vv;                                                                           \
+      if (vmax) {                                                                           \
+        const CT vm = opt_ld_##N(vmax[i]);                                                  \
+        dv = (isnan(vm) || vm > vv) ? vm : vv;                                              \
+        vmax[i] = opt_st_##N(dv);                                                           \
+      }                                                                                     \
+      const CT denom = RND(N, RND(N, SQRT(dv) / bc2s_c) + eps_c);                           \
+      p[i] = opt_st_##N(pv + nstep_c * mv / denom);                                         \
+    }                                                                                       \
+  }                                                                                         \
+  static void rmsprop_##N(T *p, const T *g, T *sq, T *buf, T *gavg, int64_t n, double lr,   \
+                          double alpha, double eps, double wd, double momentum,             \
+                          bool maximize) {                                                  \
+    const CT a_c = (CT)alpha, oma_c = (CT)(1 - alpha), eps_c = (CT)eps, wd_c = (CT)wd;      \
+    const CT mom_c = (CT)momentum, nlr_c = (CT)(-lr);                                       \
+    _Pragma("omp parallel for schedule(static) if (n > LT_CPU_PARALLEL_GRAIN)")             \
+    for (int64_t i = 0; i < n; i++) {                                                       \
+      CT gv = opt_ld_##N(g[i]);                                                             \
+      if (maximize) gv = -gv;                                                               \
+      const CT pv = opt_ld_##N(p[i]);                                                       \
+      if (wd != 0) gv = RND(N, gv + wd_c * pv);                                             \
+      CT sv = RND(N, opt_ld_##N(sq[i]) * a_c);                                              \
+      sv = RND(N, sv + oma_c * gv * gv);                                                    \
+      sq[i] = opt_st_##N(sv);                                                               \
+      CT avg;                                                                               \
+      if (gavg) {                                                                           \
+        const CT go = opt_ld_##N(gavg[i]);                                                  \
+        const CT ga = RND(N, OPT_LERP(CT, go, gv, oma_c));                                  \
+        gavg[i] = opt_st_##N(ga);                                                           \
+        avg = RND(N, SQRT(RND(N, sv + (CT)(-1) * ga * ga)));                                \
+      } else {                                                                              \
+        avg = RND(N, SQRT(sv));                                                             \
+      }                                                                                     \
+      avg = RND(N, avg + eps_c);                                                            \
+      if (momentum > 0) {                                                                   \
+        CT bv = RND(N, opt_ld_##N(buf[i]) * mom_c);                                         \
+        bv = RND(N, bv + gv / avg);                                                         \
+        buf[i] = opt_st_##N(bv);                                                            \
+        p[i] = opt_st_##N(pv + nlr_c * bv);                                                 \
+      } else {                                                                              \
+        p[i] = opt_st_##N(pv + nlr_c * gv / avg);                                           \
+      }                                                                                     \
+    }                                                                                       \
+  }
+
+/* value as PyTorch would store it in an intermediate tensor of this dtype */
+#define RND(N, v) opt_ld_##N(opt_st_##N(v))
+
+OPT_DEFINE(f32, float, float, sqrtf)
+OPT_DEFINE(f64, double, double, sqrt)
+OPT_DEFINE(bf16, uint16_t, float, sqrtf)
+OPT_DEFINE(f16, uint16_t, float, sqrtf)
+
+static lt_status opt_check(const char *op, lt_dtype dt, int64_t n) {
+  if (!lt_cpu_is_float(dt))
+    return lt_error(LT_ERR_DTYPE, "%s: parameters must be floating point, got %s", op,
+                    (unsigned)dt < LT_DTYPE_COUNT ? lt_dtype_name(dt) : "?");
+  if (n < 0) return lt_error(LT_ERR_ARG, "%s: negative element count %lld", op, (long long)n);
+  return LT_OK;
+}
+
+lt_status lt_cpu_sgd_step(void *p, const void *g, void *buf, lt_dtype dt, int64_t n, double lr,
+                          double momentum, double dampening, double wd, bool nesterov,
+                          bool maximize, bool first) {
+  lt_status st = opt_check("sgd", dt, n);
+  if (st) return st;
+  if (momentum != 0 && !buf) return lt_error(LT_ERR_ARG, "sgd: momentum %g needs a buffer", momentum);
+  switch (dt) {
+    case LT_DTYPE_F32: sgd_f32(p, g, buf, n, lr, momentum, dampening, wd, nesterov, maximize, first); break;
+    case LT_DTYPE_F64: sgd_f64(p, g, buf, n, lr, momentum, dampening, wd, nesterov, maximize, first); break;
+    case LT_DTYPE_BF16: sgd_bf16(p, g, buf, n, lr, momentum, dampening, wd, nesterov, maximize, first); break;
+    default: sgd_f16(p, g, buf, n, lr, momentum, dampening, wd, nesterov, maximize, first); break;
+  }
+  return LT_OK;
+}
+
+lt_status lt_cpu_adam_step(void *p, const void *g, void *m, void *v, void *vmax, lt_dtype dt,
+                           int64_t n, double lr, double beta1, double beta2, double eps,
+                           double wd, bool decoupled, bool maximize, int64_t step) {
+  lt_status st = opt_check("adam", dt, n);
+  if (st) return st;
+  if (step < 1) return lt_error(LT_ERR_ARG, "adam: step must be >= 1, got %lld", (long long)step);
+  switch (dt) {
+    case LT_DTYPE_F32: adam_f32(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;
+    case LT_DTYPE_F64: adam_f64(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;
+    case LT_DTYPE_BF16: adam_bf16(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;
+    default: adam_f16(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;
+  }
+  return LT_OK;
+}
+
+lt_status lt_cpu_rmsprop_step(void *p, const void *g, void *sq, void *buf, void *gavg,
+                              lt_dtype dt, int64_t n, double lr, double alpha, double eps,
+                              double wd, double momentum, bool maximize) {
+  lt_status st = opt_check("rmsprop", dt, n);
+  if (st) return st;
+  if (momentum > 0 && !buf)
+    return lt_error(LT_ERR_ARG, "rmsprop: momentum %g needs a buffer", momentum);
+  switch (dt) {
+    case LT_DTYPE_F32: rmsprop_f32(p, g, sq, buf, gavg, n, lr, alpha, eps, wd, momentum, maximize); break;
+    case LT_DTYPE_F64: rmsprop_f64(p, g, sq, buf, gavg, n, lr, alpha, eps, wd, momentum, maximize); break;
+    case LT_DTYPE_BF16: rmsprop_bf16(p, g, sq, buf, gavg, n, lr, alpha, eps, wd, momentum, maximize); break;
+    default: rmsprop_f16(p, g, sq, buf, gavg, n, lr, alpha, eps, wd, momentum, maximize); break;
+  }
+  return LT_OK;
+}

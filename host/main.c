@@ -1,0 +1,511 @@
+/*
+** main.c - the `luatrain` executable, modelled on lua.c: command line
+** (-e -l -i -v -h -- - --device --seed), the script's `arg` table, the
+** REPL (readline when built with LT_USE_READLINE and stdin is a tty),
+** tracebacks on error, and SIGINT/SIGTERM turned into a Lua error at the
+** next safe point. The Lua API itself lives in bindings/; no ops here.
+*/
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "luatrain.h"
+
+#ifdef LT_USE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+int luaopen_luatrain(lua_State *L);
+
+#define PROGNAME "luatrain"
+#define PROMPT "> "
+#define PROMPT2 ">> "
+#define MAXINPUT 4096
+
+/* the state the signal handler sets a hook on (lua.c does the same) */
+static lua_State *globalL = NULL;
+static volatile sig_atomic_t n_signals = 0;
+static const char *progname = PROGNAME;
+
+/* ---------------------------------------------------------------- signals */
+
+static void lstop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted");
+}
+
+static void on_signal(int sig) {
+  if (++n_signals >= 2) signal(sig, SIG_DFL);  /* a second one kills */
+  lt_set_interrupt(1);
+  lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static void set_signals(void (*h)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = h;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static void l_message(const char *pname, const char *msg) {
+  if (pname) fprintf(stderr, "%s: ", pname);
+  fprintf(stderr, "%s\n", msg);
+  fflush(stderr);
+}
+
+static int report(lua_State *L, int status) {
+  if (status != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    if (!msg) msg = "(error object is not a string)";
+    l_message(progname, msg);
+    lua_pop(L, 1);
+  }
+  return status;
+}
+
+static int msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* Calls the function below nargs args, with the traceback handler and the
+** signal handlers set only while it runs. */
+static int docall(lua_State *L, int narg, int nres) {
+  int base = lua_gettop(L) - narg;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  globalL = L;
+  n_signals = 0;
+  set_signals(on_signal);
+  int status = lua_pcall(L, narg, nres, base);
+  set_signals(SIG_DFL);
+  lua_sethook(L, NULL, 0, 0);
+  if (status != LUA_OK) lt_set_interrupt(0);
+  lua_remove(L, base);
+  return status;
+}
+
+static void print_version(void) {
+  printf("%s %s (%s)\n", PROGNAME, LT_VERSION, LUA_RELEASE);
+  fflush(stdout);
+}
+
+static void print_usage(FILE *f) {
+  fprintf(f,
+          "usage: %s [options] [script [args]]\n"
+          "Available options are:\n"
+          "  -e stat         execute string 'stat'\n"
+          "  -i              enter interactive mode after executing 'script'\n"
+          "  -l mod          require library 'mod' into global 'mod'\n"
+          "  -l g=mod        require library 'mod' into global 'g'\n"
+          "  -v, --version   show version information\n"
+          "  -h, --help      show this help\n"
+          "  --device DEV    default device for new tensors (cpu, cuda, cuda:N)\n"
+          "  --seed N        lt.seed_everything(N) before running anything\n"
+          "  --              stop handling options\n"
+          "  -               stop handling options and execute stdin\n"
+          "Scripts get their arguments in 'arg' and '...'; lt.args{...} parses them.\n"
+          "LUATRAIN_PATH (';'-separated templates or directories) adds module paths.\n",
+          progname);
+  fflush(f);
+}
+
+/* ---------------------------------------------------------------- arguments */
+
+#define has_error 1
+#define has_i 2
+#define has_v 4
+#define has_e 8
+#define has_h 16
+
+typedef struct {
+  const char *device;
+  const char *seed;
+} hostopts;
+
+/* Returns flags; *first = index of the script (or argc). */
+static int collectargs(char **argv, int *first, hostopts *ho) {
+  int args = 0;
+  int i;
+  if (argv[0] != NULL) {
+    if (argv[0][0]) progname = argv[0];
+  } else {
+    *first = -1;
+    return 0;
+  }
+  for (i = 1; argv[i] != NULL; i++) {
+    *first = i;
+    if (argv[i][0] != '-') return args;
+    if (strcmp(argv[i], "--") == 0) { *first = i + 1; return args; }
+    if (strcmp(argv[i], "-") == 0) return args;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { args |= has_h; continue; }
+    if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) { args |= has_v; continue; }
+    if (strncmp(argv[i], "--device", 8) == 0 || strncmp(argv[i], "--seed", 6) == 0) {
+      bool dev = argv[i][2] == 'd';
+      size_t n = dev ? 8 : 6;
+      const char *val;
+      if (argv[i][n] == '=') val = argv[i] + n + 1;
+      else if (argv[i][n] == 0) {
+        if (argv[i + 1] == NULL) { *first = i; return has_error; }
+        val = argv[++i];
+      } else {
+        *first = i;
+        return has_error;
+      }
+      if (dev) ho->device = val;
+      else ho->seed = val;
+      continue;
+    }
+    switch (argv[i][1]) {
+      case 'i':
+        if (argv[i][2] != 0) return has_error;
+        args |= has_i | has_v;
+        break;
+      case 'E': case 'W':
+        if (argv[i][2] != 0) return has_error;
+        break;
+      case 'e':
+        args |= has_e;
+        /* fallthrough */
+      case 'l':
+        if (argv[i][2] == 0) {
+          i++;
+          if (argv[i] == NULL || argv[i][0] == '-') { *first = i - 1; return has_error; }
+        }
+        break;
+      default:
+        return has_error;
+    }
+  }
+  *first = i;
+  return args;
+}
+
+static void createargtable(lua_State *L, char **argv, int argc, int script) {
+  if (script == argc) script = 0;
+  int narg = argc - (script + 1);
+  lua_createtable(L, narg, script + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+static int dochunk(lua_State *L, int status) {
+  if (status == LUA_OK) status = docall(L, 0, 0);
+  return report(L, status);
+}
+
+static int dostring(lua_State *L, const char *s, const char *name) {
+  return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l mod or -l g=mod */
+static int dolibrary(lua_State *L, char *spec) {
+  char *eq = strchr(spec, '=');
+  const char *glb = spec, *mod = spec;
+  if (eq) { *eq = 0; mod = eq + 1; }
+  lua_getglobal(L, "require");
+  lua_pushstring(L, mod);
+  int status = docall(L, 1, 1);
+  if (status == LUA_OK) {
+    if (!eq) {
+      /* global name: last component of the module name */
+      const char *dot = strrchr(mod, '.');
+      glb = dot ? dot + 1 : mod;
+    }
+    lua_setglobal(L, glb);
+  }
+  if (eq) *eq = '=';
+  return report(L, status);
+}
+
+static void set_global_lt(lua_State *L) {
+  if (lua_getglobal(L, "lt") == LUA_TNIL) {
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "luatrain");
+    lua_setglobal(L, "lt");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+static int runargs(lua_State *L, char **argv, int n) {
+  for (int i = 1; i < n; i++) {
+    int option = argv[i][1];
+    if (argv[i][0] != '-') continue;
+    if (strncmp(argv[i], "--device", 8) == 0 || strncmp(argv[i], "--seed", 6) == 0) {
+      if (strchr(argv[i], '=') == NULL) i++;
+      continue;
+    }
+    if (option == 'e' || option == 'l') {
+      char *extra = argv[i] + 2;
+      if (*extra == 0) extra = argv[++i];
+      int st;
+      if (option == 'e') {
+        set_global_lt(L);
+        st = dostring(L, extra, "=(command line)");
+      } else {
+        st = dolibrary(L, extra);
+      }
+      if (st != LUA_OK) return 0;
+    }
+  }
+  return 1;
+}
+
+static int pushargs(lua_State *L) {
+  if (lua_getglobal(L, "arg") != LUA_TTABLE) luaL_error(L, "'arg' is not a table");
+  int n = (int)luaL_len(L, -1);
+  luaL_checkstack(L, n + 3, "too many arguments to script");
+  int i;
+  for (i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  lua_remove(L, -i);
+  return n;
+}
+
+static int handle_script(lua_State *L, char **argv) {
+  const char *fname = argv[0];
+  if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL;
+  int status = luaL_loadfile(L, fname);
+  if (status == LUA_OK) {
+    int n = pushargs(L);
+    status = docall(L, n, LUA_MULTRET);
+  }
+  return report(L, status);
+}
+
+/* ---------------------------------------------------------------- REPL */
+
+static int stdin_is_tty(void) { return isatty(0); }
+
+static int readline_(lua_State *L, char *buf, const char *prompt) {
+  (void)L;
+#ifdef LT_USE_READLINE
+  if (stdin_is_tty()) {
+    char *line = readline(prompt);
+    if (!line) return 0;
+    size_t l = strlen(line);
+    if (l >= MAXINPUT) l = MAXINPUT - 1;
+    memcpy(buf, line, l);
+    buf[l] = 0;
+    free(line);
+    return 1;
+  }
+#endif
+  fputs(prompt, stdout);
+  fflush(stdout);
+  return fgets(buf, MAXINPUT, stdin) != NULL;
+}
+
+static void add_history_(const char *line) {
+#ifdef LT_USE_READLINE
+  if (stdin_is_tty() && line[0]) add_history(line);
+#else
+  (void)line;
+#endif
+}
+
+static int incomplete(lua_State *L, int status) {
+  if (status == LUA_ERRSYNTAX) {
+    size_t lmsg;
+    const char *msg = lua_tolstring(L, -1, &lmsg);
+    if (lmsg >= 5 && strcmp(msg + lmsg - 5, "<eof>") == 0) {
+      lua_pop(L, 1);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int pushline(lua_State *L, int firstline) {
+  char buf[MAXINPUT];
+  if (!readline_(L, buf, firstline ? PROMPT : PROMPT2)) return 0;
+  size_t l = strlen(buf);
+  if (l > 0 && buf[l - 1] == '\n') buf[--l] = 0;
+  lua_pushlstring(L, buf, l);
+  return 1;
+}
+
+static int addreturn(lua_State *L) {
+  const char *line = lua_tostring(L, -1);
+  const char *retline = lua_pushfstring(L, "return %s;", line);
+  int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+  if (status == LUA_OK) {
+    lua_remove(L, -2);
+    add_history_(line);
+  } else {
+    lua_pop(L, 2);
+  }
+  return status;
+}
+
+static int multiline(lua_State *L) {
+  for (;;) {
+    size_t len;
+    const char *line = lua_tolstring(L, 1, &len);
+    int status = luaL_loadbuffer(L, line, len, "=stdin");
+    if (!incomplete(L, status) || !pushline(L, 0)) {
+      add_history_(line);
+      return status;
+    }
+    lua_pushliteral(L, "\n");
+    lua_insert(L, -2);
+    lua_concat(L, 3);
+  }
+}
+
+static int loadline(lua_State *L) {
+  lua_settop(L, 0);
+  if (!pushline(L, 1)) return -1;
+  int status;
+  if ((status = addreturn(L)) != LUA_OK) status = multiline(L);
+  lua_remove(L, 1);
+  return status;
+}
+
+static void l_print(lua_State *L) {
+  int n = lua_gettop(L);
+  if (n > 0) {
+    luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+    lua_getglobal(L, "print");
+    lua_insert(L, 1);
+    if (lua_pcall(L, n, 0, 0) != LUA_OK)
+      l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
+  }
+}
+
+static void doREPL(lua_State *L) {
+  int status;
+  const char *oldprogname = progname;
+  progname = NULL;
+  set_global_lt(L);
+  while ((status = loadline(L)) != -1) {
+    if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
+    if (status == LUA_OK) l_print(L);
+    else report(L, status);
+  }
+  lua_settop(L, 0);
+  fputs("\n", stdout);
+  fflush(stdout);
+  progname = oldprogname;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int host_setup(lua_State *L, const hostopts *ho) {
+  if (ho->device) {
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "luatrain");
+    lua_getfield(L, -1, "set_default_device");
+    lua_pushstring(L, ho->device);
+    int st = docall(L, 1, 0);
+    if (st != LUA_OK) {
+      lua_pushfstring(L, "--device: %s", lua_tostring(L, -1));
+      lua_remove(L, -2);
+      report(L, st);
+      return 0;
+    }
+    lua_pop(L, 2);
+  }
+  if (ho->seed) {
+    char *end;
+    long long s = strtoll(ho->seed, &end, 10);
+    if (*ho->seed == 0 || *end != 0) {
+      l_message(progname, lua_pushfstring(L, "--seed: expected an integer, got '%s'", ho->seed));
+      return 0;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "luatrain");
+    lua_getfield(L, -1, "seed_everything");
+    lua_pushinteger(L, (lua_Integer)s);
+    if (report(L, docall(L, 1, 0)) != LUA_OK) return 0;
+    lua_pop(L, 2);
+  }
+  return 1;
+}
+
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = (char **)lua_touserdata(L, 2);
+  int script = 0;
+  hostopts ho = {NULL, NULL};
+  int args = collectargs(argv, &script, &ho);
+  if (args == has_error) {
+    const char *a = script > 0 && argv[script] ? argv[script] : "";
+    if (a[0] == '-' && (a[1] == 'e' || a[1] == 'l') && a[2] == 0)
+      fprintf(stderr, "%s: '%s' needs argument\n", progname, a);
+    else if (strncmp(a, "--device", 8) == 0 || strncmp(a, "--seed", 6) == 0)
+      fprintf(stderr, "%s: '%s' needs an argument\n", progname, a);
+    else
+      fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
+    print_usage(stderr);
+    return 0;
+  }
+  if (args & has_h) {
+    print_usage(stdout);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (args & has_v) print_version();
+  luaL_checkversion(L);
+  luaL_openlibs(L);
+  createargtable(L, argv, argc, script);
+  lua_gc(L, LUA_GCRESTART);
+  /* preload: package.loaded.luatrain */
+  lua_pushcfunction(L, luaopen_luatrain);
+  lua_pushliteral(L, "luatrain");
+  if (report(L, docall(L, 1, 1)) != LUA_OK) return 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "luatrain");
+  lua_pop(L, 2);
+  if (!host_setup(L, &ho)) return 0;
+  if (!runargs(L, argv, script)) return 0;
+  if (script > 0 && script < argc && argv[script]) {
+    if (handle_script(L, argv + script) != LUA_OK) return 0;
+  }
+  if (args & has_i) {
+    doREPL(L);
+  } else if ((script == 0 || script >= argc) && !(args & (has_e | has_v))) {
+    if (stdin_is_tty()) print_version();
+    doREPL(L);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    l_message(argv[0], "cannot create state: not enough memory");
+    return EXIT_FAILURE;
+  }
+  lua_gc(L, LUA_GCSTOP);
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status = lua_pcall(L, 2, 1, 0);
+  int result = lua_toboolean(L, -1);
+  report(L, status);
+  lua_close(L);
+  return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,65 @@
+-- training_guard_spec.lua - lt.utils.training_guard: nothing happens until
+-- interrupted; when forced it saves, prints the resume command and exits 130.
+local lt = require "luatrain"
+local guard_mod = require "luatrain.utils.training_guard"
+
+describe("training_guard", function()
+  it("returns false while not interrupted and records the state", function()
+    local g = guard_mod{dir = "/tmp", exit = function() error("must not exit") end}
+    assert.are.equal(g, guard_mod.active())
+    assert.is_false(g:check({epoch = 2, step = 7}))
+    assert.are.equal(7, g.state.step)
+    g:close()
+    assert.is_nil(guard_mod.active())
+  end)
+
+  it("saves interrupted.safetensors, prints how to resume and exits with 130", function()
+    if type(lt.save_checkpoint or (lt.checkpoint or {}).save_checkpoint) ~= "function" or not lt.nn then
+      pending("lt.save_checkpoint is not available")
+      return
+    end
+    local dir = os.tmpname()
+    os.remove(dir)
+    local out = io.tmpfile()
+    local code
+    local g = guard_mod{model = lt.nn.Linear(2, 2), dir = dir, file = out, script = "train.lua",
+                        exit = function(c) code = c end}
+    assert.is_true(g:check({epoch = 1, step = 3}, true))
+    assert.are.equal(130, code)
+    out:seek("set")
+    local text = out:read("a")
+    assert.truthy(text:find("luatrain train.lua --resume " .. dir .. "/interrupted.safetensors", 1, true))
+    local f = io.open(dir .. "/interrupted.safetensors", "rb")
+    assert.truthy(f)
+    f:close()
+    assert.is_nil(guard_mod.active())
+    os.execute("rm -rf " .. dir)
+  end)
+
+  it("catches an interrupt error unwinding through a <close> guard or run()", function()
+    local saved, code = {}, nil
+    local out = io.tmpfile()
+    local function mk()
+      return guard_mod{dir = "/tmp", file = out, exit = function(c) code = c end,
+                       save_fn = function(path, st) saved[#saved + 1] = {path, st.step} end}
+    end
+    local ok = pcall(function()
+      local g <close> = mk()
+      g:check({epoch = 1, step = 9})
+      error("interrupted", 0)
+    end)
+    assert.is_false(ok)
+    assert.are.equal(130, code)
+    assert.are.same({"/tmp/interrupted.safetensors", 9}, saved[1])
+    -- other errors pass through without a checkpoint
+    code = nil
+    local g2 = mk()
+    local ok2, err2 = pcall(g2.run, g2, function() error("boom", 0) end)
+    assert.is_false(ok2)
+    assert.are.equal("boom", err2)
+    assert.is_nil(code)
+    assert.are.equal(1, #saved)
+    assert.are.equal(42, mk():run(function(x) return x end, 42))
+    while guard_mod.active() do guard_mod.active():close() end
+  end)
+end)
