@@ -53,7 +53,7 @@ help:
 deps:
 	@sh scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c engine/luatrain.h engine/backend.h engine/internal.h $(wildcard bindings/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard engine/*.h) $(wildcard bindings/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(if $(filter host/%,$<),$(HOST_CFLAGS)) -c $< -o $@
 

@@ -115,7 +115,7 @@ __device__ inline A unary_apply(int op, A x, A p0, A p1, bool has0, bool has1) {
     case LT_UNARY_ABS: return x < 0 ? -x : x;
     case LT_UNARY_SIGN: return (A)((A)0 < x) - (A)(x < (A)0);
     case LT_UNARY_SQUARE: return x * x;
-    case LT_UNARY_RELU: return x < 0 ? (A)0 : x;
+    case LT_UNARY_RELU: return x <= 0 ? (A)0 : x;
     case LT_UNARY_CLAMP:
       if (is_nan_(x)) return x;
       if (has0 && x < p0) x = p0;
@@ -131,7 +131,7 @@ __device__ inline A unary_apply(int op, A x, A p0, A p1, bool has0, bool has1) {
       case LT_UNARY_LOG1P: return log1p(x);
       case LT_UNARY_EXPM1: return expm1(x);
       case LT_UNARY_SQRT: return sqrt(x);
-      case LT_UNARY_RSQRT: return rsqrt(x);
+      case LT_UNARY_RSQRT: return (A)1 / sqrt(x);
       case LT_UNARY_RECIPROCAL: return (A)1 / x;
       case LT_UNARY_SIN: return sin(x);
       case LT_UNARY_COS: return cos(x);
@@ -148,7 +148,15 @@ __device__ inline A unary_apply(int op, A x, A p0, A p1, bool has0, bool has1) {
       case LT_UNARY_CEIL: return ceil(x);
       case LT_UNARY_ROUND: return rint(x);
       case LT_UNARY_TRUNC: return trunc(x);
-      case LT_UNARY_POW_SCALAR: return pow(x, p0);
+      case LT_UNARY_POW_SCALAR:  /* PyTorch's special exponents, as the CPU */
+        if (p0 == 2) return x * x;
+        if (p0 == 3) return x * x * x;
+        if (p0 == (A)0.5) return sqrt(x);
+        if (p0 == (A)-0.5) return (A)1 / sqrt(x);
+        if (p0 == -1) return (A)1 / x;
+        if (p0 == -2) return (A)1 / (x * x);
+        if (p0 == 1) return x;
+        return pow(x, p0);
       case LT_UNARY_RPOW_SCALAR: return pow(p0, x);
       default: return x;
     }
@@ -251,7 +259,7 @@ __device__ inline A unary_grad(int op, A dy, A x, A y, A p0, A p1, bool has0, bo
     case LT_UNARY_COS: return -dy * sin(x);
     case LT_UNARY_TANH: return dy * ((A)1 - y * y);
     case LT_UNARY_SIGMOID: return dy * y * ((A)1 - y);
-    case LT_UNARY_RELU: return x > 0 ? dy : (A)0;
+    case LT_UNARY_RELU: return x <= 0 ? (A)0 : dy;
     case LT_UNARY_GELU: {
       A cdf = (A)0.5 * ((A)1 + erf(x * (A)LT_SQRT1_2));
       A pdf = exp((A)-0.5 * x * x) * (A)LT_INV_SQRT_2PI;
@@ -277,8 +285,11 @@ __device__ inline A unary_grad(int op, A dy, A x, A y, A p0, A p1, bool has0, bo
     case LT_UNARY_LEAKY_RELU: return x > 0 ? dy : dy * p0;
     case LT_UNARY_POW_SCALAR:
       if (p0 == 0) return (A)0;
-      return dy * p0 * pow(x, p0 - (A)1);
-    case LT_UNARY_RPOW_SCALAR: return dy * pow(p0, x) * log(p0);
+      if (p0 == 2) return (A)2 * x * dy;
+      return dy * (p0 * pow(x, p0 - (A)1));
+    case LT_UNARY_RPOW_SCALAR:  /* y = p0^x (recomputed when y was not given) */
+      if (p0 == 0 && x >= 0) return (A)0;
+      return dy * ((has1 ? y : pow(p0, x)) * log(p0));
     default: return (A)0;  /* sign floor ceil round trunc logical_not isnan isinf */
   }
   (void)p1;
@@ -295,7 +306,8 @@ __global__ void unary_backward_kernel(int op, T *dx, const T *dy, const T *x, co
     lt_geo_offsets<4>(g, i, off);
     A vx = x ? lt_to<A>(x[off[2]]) : (A)0;
     A vy = y ? lt_to<A>(y[off[3]]) : (A)0;
-    dx[off[0]] = lt_to<T>(unary_grad<A>(op, lt_to<A>(dy[off[1]]), vx, vy, p0, p1, has0, has1));
+    bool h1 = op == LT_UNARY_RPOW_SCALAR ? y != NULL : has1;
+    dx[off[0]] = lt_to<T>(unary_grad<A>(op, lt_to<A>(dy[off[1]]), vx, vy, p0, p1, has0, h1));
   }
 }
 
@@ -315,6 +327,7 @@ lt_status lt_cuda_unary_backward(lt_unary_op op, const lt_view *dx, const lt_vie
   bool ny = reads_y(op);
   if (ny && !yv)
     return lt_cuda_err(LT_ERR_ARG, "cuda unary_backward: op %d needs the output y", (int)op);
+  if (op == LT_UNARY_RPOW_SCALAR && !xv && yv) ny = true;
   if (!ny && !xv && op != LT_UNARY_NEG && op != LT_UNARY_SIGN && op != LT_UNARY_FLOOR &&
       op != LT_UNARY_CEIL && op != LT_UNARY_ROUND && op != LT_UNARY_TRUNC)
     return lt_cuda_err(LT_ERR_ARG, "cuda unary_backward: op %d needs the input x", (int)op);

@@ -172,29 +172,35 @@ lt_status lt_cuda_softmax_backward(void *dx, const void *y, const void *dy, lt_d
 
 /* ---------------------------------------------------------------- cross entropy */
 
-/* loss[r] = w_t ((1-ls)(lse - x_t) + ls/C sum_c (lse - x_c)) */
+/* PyTorch's row loss: (1-ls) w_t (lse - x_t) + ls/C sum_c w_c (lse - x_c)
+** (w = 1 without weights); an all -inf row uses max 0 as the CPU does. */
 template <typename T, int G>
 __global__ void cross_entropy_forward_kernel(T *loss, typename lt_acc<T>::type *lse_out,
-                                             const T *logits,
-                                             const int64_t *target, const T *weight,
-                                             int64_t rows, int64_t C, int64_t base,
-                                             bool has_ignore, int64_t ignore, double smoothing) {
+                                             const T *logits, const int64_t *target,
+                                             const T *weight, int64_t rows, int64_t C,
+                                             int64_t base, bool has_ignore, int64_t ignore,
+                                             double smoothing) {
   typedef typename lt_acc<T>::type A;
   __shared__ A sh[32];
   LT_ROW_SETUP(G, rows)
   const T *x = logits + (live ? row : 0) * C;
-  A m = -INFINITY, s = 0, sx = 0;
+  A m = -INFINITY, s = 0, sw = 0, swx = 0;
   if (live)
     for (int64_t j = lane; j < C; j += G) { A v = lt_to<A>(x[j]); m = v > m || v != v ? v : m; }
   m = group_max<G, A>(m, sh);
+  if (m == -INFINITY) m = 0;
   if (live)
     for (int64_t j = lane; j < C; j += G) {
-      A v = lt_to<A>(x[j]);
+      A v = lt_to<A>(x[j]), wc = weight ? lt_to<A>(weight[j]) : (A)1;
       s += exp(v - m);
-      sx += v;
+      sw += wc;
+      swx += wc * v;
     }
   s = group_sum<G, A>(s, sh);
-  if (smoothing != 0) sx = group_sum<G, A>(sx, sh);
+  if (smoothing != 0) {
+    sw = group_sum<G, A>(sw, sh);
+    swx = group_sum<G, A>(swx, sh);
+  }
   if (!live || lane != 0) return;
   A lse = m + log(s);
   lse_out[row] = lse;
@@ -202,10 +208,9 @@ __global__ void cross_entropy_forward_kernel(T *loss, typename lt_acc<T>::type *
   if (has_ignore && t == ignore) { loss[row] = lt_to<T>((A)0); return; }
   t -= base;
   if (t < 0 || t >= C) { loss[row] = lt_to<T>((A)NAN); return; }
-  A ls = (A)smoothing;
-  A l = ((A)1 - ls) * (lse - lt_to<A>(x[t]));
-  if (smoothing != 0) l += ls / (A)C * ((A)C * lse - sx);
-  if (weight) l *= lt_to<A>(weight[t]);
+  A ls = (A)smoothing, wt = weight ? lt_to<A>(weight[t]) : (A)1;
+  A l = ((A)1 - ls) * wt * (lse - lt_to<A>(x[t]));
+  if (smoothing != 0) l += ls / (A)C * (lse * sw - swx);
   loss[row] = lt_to<T>(l);
 }
 
@@ -219,32 +224,45 @@ lt_status lt_cuda_cross_entropy(void *loss, void *lse, const void *logits, const
     LT_DISPATCH_FLOAT(dt, "cross_entropy",
                       cross_entropy_forward_kernel<scalar_t, 32><<<row_blocks(rows, 32), LT_THREADS,
                                                                    0, lt_cuda_stream>>>(
-                          (scalar_t *)loss, (typename lt_acc<scalar_t>::type *)lse, (const scalar_t *)logits, target,
-                          (const scalar_t *)weight, rows, classes, base, has_ignore, ignore,
-                          smoothing));
+                          (scalar_t *)loss, (typename lt_acc<scalar_t>::type *)lse,
+                          (const scalar_t *)logits, target, (const scalar_t *)weight, rows,
+                          classes, base, has_ignore, ignore, smoothing));
   } else {
     LT_DISPATCH_FLOAT(dt, "cross_entropy",
                       cross_entropy_forward_kernel<scalar_t, LT_THREADS><<<row_blocks(rows,
                                                                                       LT_THREADS),
                                                                            LT_THREADS, 0,
                                                                            lt_cuda_stream>>>(
-                          (scalar_t *)loss, (typename lt_acc<scalar_t>::type *)lse, (const scalar_t *)logits, target,
-                          (const scalar_t *)weight, rows, classes, base, has_ignore, ignore,
-                          smoothing));
+                          (scalar_t *)loss, (typename lt_acc<scalar_t>::type *)lse,
+                          (const scalar_t *)logits, target, (const scalar_t *)weight, rows,
+                          classes, base, has_ignore, ignore, smoothing));
   }
   LT_CUDA_LAUNCHED("cross_entropy");
   return LT_OK;
 }
 
-/* dlogits[r,c] = dloss[r] w_t (softmax_c - (1-ls) [c == t] - ls/C) */
+/* W = sum of the class weights (one block, fixed order) */
+template <typename T>
+__global__ void weight_sum_kernel(typename lt_acc<T>::type *W, const T *w, int64_t C) {
+  typedef typename lt_acc<T>::type A;
+  __shared__ A sh[32];
+  A s = 0;
+  for (int64_t j = threadIdx.x; j < C; j += blockDim.x) s += lt_to<A>(w[j]);
+  s = lt_block_sum<A>(s, sh);
+  if (threadIdx.x == 0) *W = s;
+}
+
+/* dlogits[r,c] = dloss[r] ((1-ls) w_t (p_c - [c == t]) + ls/C (W p_c - w_c)) */
 template <typename T>
 __global__ void cross_entropy_backward_kernel(T *dlogits, const T *dloss, int64_t dstride,
                                               const T *logits,
                                               const typename lt_acc<T>::type *lse,
                                               const int64_t *target, const T *weight,
-                                              int64_t rows, int64_t C, int64_t base,
-                                              bool has_ignore, int64_t ignore, double smoothing) {
+                                              const typename lt_acc<T>::type *Wsum, int64_t rows,
+                                              int64_t C, int64_t base, bool has_ignore,
+                                              int64_t ignore, double smoothing) {
   typedef typename lt_acc<T>::type A;
+  A W = Wsum ? *Wsum : (A)C;
   LT_GRID_LOOP(e, rows * C) {
     int64_t r = e / C, c = e % C;
     int64_t t = target[r];
@@ -254,12 +272,37 @@ __global__ void cross_entropy_backward_kernel(T *dlogits, const T *dloss, int64_
     }
     t -= base;
     A ls = (A)smoothing;
+    A wt = weight ? lt_to<A>(weight[t]) : (A)1, wc = weight ? lt_to<A>(weight[c]) : (A)1;
     A p = exp(lt_to<A>(logits[e]) - lse[r]);
-    A g = p - (c == t ? (A)1 - ls : (A)0) - ls / (A)C;
-    A scale = lt_to<A>(dloss[r * dstride]);
-    if (weight) scale *= lt_to<A>(weight[t]);
-    dlogits[e] = lt_to<T>(scale * g);
+    A d = ((A)1 - ls) * wt * (p - (c == t ? (A)1 : (A)0));
+    if (smoothing != 0) d += ls / (A)C * (W * p - wc);
+    dlogits[e] = lt_to<T>(lt_to<A>(dloss[r * dstride]) * d);
   }
+}
+
+template <typename T>
+static lt_status ce_backward_run(T *dlogits, const T *dloss, int64_t dstride, const T *logits,
+                                 const typename lt_acc<T>::type *lse, const int64_t *target,
+                                 const T *weight, int64_t rows, int64_t C, int64_t base,
+                                 bool has_ignore, int64_t ignore, double smoothing) {
+  typedef typename lt_acc<T>::type A;
+  A *W = NULL;
+  if (weight && smoothing != 0) {
+    W = (A *)lt_cuda_scratch_alloc(sizeof(A));
+    if (!W) return lt_cuda_err(LT_ERR_MEMORY, "cuda cross_entropy_backward: out of memory");
+    weight_sum_kernel<T><<<1, LT_THREADS, 0, lt_cuda_stream>>>(W, weight, C);
+  }
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) {
+    cross_entropy_backward_kernel<T><<<lt_blocks(rows * C), LT_THREADS, 0, lt_cuda_stream>>>(
+        dlogits, dloss, dstride, logits, lse, target, weight, W, rows, C, base, has_ignore,
+        ignore, smoothing);
+    e = cudaGetLastError();
+  }
+  if (W) lt_cuda_scratch_free(W, sizeof(A));
+  if (e != cudaSuccess)
+    return lt_cuda_err(LT_ERR_BACKEND, "cuda cross_entropy_backward: %s", cudaGetErrorString(e));
+  return LT_OK;
 }
 
 lt_status lt_cuda_cross_entropy_backward(void *dlogits, const void *dloss, int64_t dloss_stride,
@@ -267,16 +310,14 @@ lt_status lt_cuda_cross_entropy_backward(void *dlogits, const void *dloss, int64
                                          const int64_t *target, const void *weight, lt_dtype dt,
                                          int64_t rows, int64_t classes, int64_t base,
                                          bool has_ignore, int64_t ignore, double smoothing) {
-  int64_t n = rows * classes;
-  if (n == 0) return LT_OK;
-  LT_DISPATCH_FLOAT(dt, "cross_entropy_backward",
-                    cross_entropy_backward_kernel<scalar_t><<<lt_blocks(n), LT_THREADS, 0,
-                                                              lt_cuda_stream>>>(
-                        (scalar_t *)dlogits, (const scalar_t *)dloss, dloss_stride,
-                        (const scalar_t *)logits, (const typename lt_acc<scalar_t>::type *)lse, target,
-                        (const scalar_t *)weight, rows, classes, base, has_ignore, ignore,
-                        smoothing));
-  LT_CUDA_LAUNCHED("cross_entropy_backward");
+  if (rows * classes == 0) return LT_OK;
+  LT_DISPATCH_FLOAT(dt, "cross_entropy_backward", {
+    typedef typename lt_acc<scalar_t>::type A;
+    return ce_backward_run<scalar_t>((scalar_t *)dlogits, (const scalar_t *)dloss, dloss_stride,
+                                     (const scalar_t *)logits, (const A *)lse, target,
+                                     (const scalar_t *)weight, rows, classes, base, has_ignore,
+                                     ignore, smoothing);
+  });
   return LT_OK;
 }
 

@@ -169,7 +169,7 @@ __global__ void adam_step_kernel(T *p, const T *g, T *m, T *v, T *vmax, int64_t 
       vv = lt_to<A>(vmax[i]);
     }
     A denom = sqrt(vv) / bc2_sqrt + eps;
-    p[i] = lt_to<T>(pv + (-step_size) * (mv / denom));
+    p[i] = lt_to<T>(pv + (-step_size) * mv / denom);
   }
 }
 

@@ -1,5 +1,6 @@
--- fashion_mnist_mlp.lua - a 784-256-128-10 MLP on Fashion-MNIST with Adam.
--- The full run (10 epochs) reaches about 0.89 test accuracy (target >= 0.885).
+-- fashion_mnist_mlp.lua - a 784-256-128-10 MLP on Fashion-MNIST with Adam and
+-- a cosine learning-rate decay over the epochs. The full run (10 epochs)
+-- reaches about 0.89 test accuracy (target >= 0.885).
 -- Run: luatrain examples/fashion_mnist_mlp.lua --epochs 10
 --      luatrain examples/fashion_mnist_mlp.lua --epochs 1 --limit-batches 50   (smoke test)
 local lt = require "luatrain"
@@ -19,13 +20,14 @@ local test_loader = data.DataLoader(test_set, {batch_size = 1000})
 
 local model = nn.Sequential(
   nn.Flatten(),
-  nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-  nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2),
+  nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.1),
+  nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.1),
   nn.Linear(128, 10)
 ):to(device)
 print(model)
 local criterion = nn.CrossEntropyLoss()
 local optimizer = optim.Adam(model:parameters(), {lr = args.lr})
+local scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs)
 
 local function evaluate()
   model:eval()
@@ -51,6 +53,7 @@ for epoch = 1, args.epochs do
     sum, n = sum + loss:item(), n + 1
     if args.limit_batches > 0 and n >= args.limit_batches then break end
   end
+  scheduler:step()
   local acc = evaluate()
   print(("Epoch %d: train %.4f  test_acc %.4f  (%.1fs)"):format(epoch, sum / n, acc, lt.time() - t0))
 end

@@ -430,3 +430,47 @@ describe("tensor memory", function()
     assert.is_true(grown < 300 * 1024, ("RSS grew by %d kB"):format(grown))
   end)
 end)
+
+describe("cuda tensors #cuda", function()
+  if not H.has_cuda() then
+    pending("no GPU: lt.cuda.is_available() is false")
+    return
+  end
+
+  it("moves, prints and computes on the GPU", function()
+    local x = lt.tensor{{1.0, 2.0}, {3.0, 4.0}}
+    local g = x:cuda()
+    assert.equal("cuda:0", g.device)
+    assert.is_true(g:is_cuda())
+    assert.matches("device='cuda:0'", tostring(g), 1, true)
+    assert.same({{2, 4}, {6, 8}}, (g * 2):cpu():tolist())
+    assert.same({{7, 10}, {15, 22}}, g:matmul(g):tolist())
+    assert.equal(10, g:sum():item())
+    assert.equal("cuda:0", lt.zeros(2, {device = "cuda"}).device)
+    local ok, err = pcall(function() return g + x end)
+    assert.is_false(ok)
+    assert.matches("cuda", err)
+    assert.matches("cpu", err)
+  end)
+
+  it("runs backward on the GPU", function()
+    local w = lt.randn(3, {device = "cuda", requires_grad = true})
+    local y = (w * w):sum()
+    y:backward()
+    assert.equal("cuda:0", w.grad.device)
+    assert.tensor_near(w:detach() * 2, w.grad, 1e-5)
+  end)
+
+  it("keeps device memory flat over many temporaries", function()
+    lt.cuda.synchronize()
+    local base = lt.cuda.memory_allocated()
+    for _ = 1, 2000 do
+      local t = lt.empty(1024 * 1024, {device = "cuda"})  -- 4 MB each
+      assert(t)
+    end
+    lt.cuda.synchronize()
+    assert.is_true(lt.cuda.memory_allocated() - base < 512 * 1024 * 1024)
+    assert.is_true(lt.cuda.max_memory_allocated() >= lt.cuda.memory_allocated())
+    lt.cuda.empty_cache()
+  end)
+end)

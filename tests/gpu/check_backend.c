@@ -634,6 +634,35 @@ static void test_nn(void) {
       ref[r * C + c] = tgt[r] == -100 ? 0
                        : exp(x[r * C + c] - lses[r]) - (c == tgt[r] - 1 ? 1 - ls : 0) - ls / C;
   NEARV(got, ref, tot, 1e-5);
+  /* class weights with smoothing: PyTorch's formula, forward and backward */
+  {
+    float hw[10];
+    double W = 0;
+    for (int c = 0; c < C; c++) { hw[c] = 0.5f + 0.1f * c; W += hw[c]; }
+    void *dw = dev_from(hw, C * 4);
+    OK(B->cross_entropy(loss, lse, dx, dt, dw, LT_DTYPE_F32, rows, C, 1, true, -100, ls));
+    to_host(got, loss, rows * 4);
+    for (int r = 0; r < rows; r++) {
+      if (tgt[r] == -100) { ref[r] = 0; continue; }
+      int t = (int)tgt[r] - 1;
+      double sm = 0;
+      for (int c = 0; c < C; c++) sm += hw[c] * (lses[r] - x[r * C + c]);
+      ref[r] = (1 - ls) * hw[t] * (lses[r] - x[r * C + t]) + ls / C * sm;
+    }
+    NEARV(got, ref, rows, 1e-5);
+    OK(B->cross_entropy_backward(dl, done, 0, dx, lse, dt, dw, LT_DTYPE_F32, rows, C, 1, true,
+                                 -100, ls));
+    to_host(got, dl, tot * 4);
+    for (int r = 0; r < rows; r++)
+      for (int c = 0; c < C; c++) {
+        if (tgt[r] == -100) { ref[r * C + c] = 0; continue; }
+        int t = (int)tgt[r] - 1;
+        double p = exp(x[r * C + c] - lses[r]);
+        ref[r * C + c] = (1 - ls) * hw[t] * (p - (c == t)) + ls / C * (W * p - hw[c]);
+      }
+    NEARV(got, ref, tot, 1e-5);
+    B->free(dw, C * 4, 0);
+  }
   /* layer norm rows 20 x 300 (+ a long row case 3 x 3000) */
   int64_t lcfg[2][2] = {{20, 300}, {3, 3000}};
   for (int c = 0; c < 2; c++) {
@@ -830,14 +859,13 @@ static void test_rng_optim(void) {
     uint32_t key[2] = {(uint32_t)st.seed, (uint32_t)(st.seed >> 32)}, r[4];
     philox(ctr, key, r);
     for (int j = 0; j < 4 && b * 4 + j < n; j++) {
-      volatile float u = (float)r[j];
-      u = u * 2.3283064e-10f;
-      u = u + 2.3283064e-10f / 2;
+      float u = fmaf((float)r[j], 2.3283064e-10f, 2.3283064e-10f / 2);
+      if (u == 1.0f) u = 0.0f;
       if (got[b * 4 + j] != u) bad++;
     }
     for (int j = 0; j < 4; j += 2) {
       float u = (float)r[j] * 2.3283064e-10f + 2.3283064e-10f / 2;
-      float v = (float)r[j + 1] * 1.4629180792671596e-09f + 1.4629180792671596e-09f / 2;
+      float v = fmaf((float)r[j + 1], 2.3283064e-10f * 6.2831855f, 2.3283064e-10f * 6.2831855f / 2);
       float s = sqrtf(-2.0f * logf(u));
       if (b * 4 + j < n) nref[b * 4 + j] = s * sinf(v);
       if (b * 4 + j + 1 < n) nref[b * 4 + j + 1] = s * cosf(v);
