@@ -180,8 +180,9 @@ __device__ inline void r_finish(int op, double p, red_acc<A> r, const red_geo &g
       }
       if (w.idx) w.idx[io] = (r.i < 0 ? 0 : r.i) + w.base;
       break;
-    case LT_REDUCE_ARGMAX: case LT_REDUCE_ARGMIN:
+    case LT_REDUCE_ARGMAX: case LT_REDUCE_ARGMIN:  /* index to out and to idx, as the CPU */
       store_any<int64_t>(w.out, w.odt, oo, (r.i < 0 ? 0 : r.i) + w.base);
+      if (w.idx) w.idx[io] = (r.i < 0 ? 0 : r.i) + w.base;
       return;
     case LT_REDUCE_VAR: case LT_REDUCE_STD:
       if constexpr (std::is_floating_point<A>::value) {

@@ -142,18 +142,19 @@ static lt_status check_shape(const char *op, const int64_t *shape, int ndim, int
   if (ndim < 0 || ndim > LT_MAX_DIMS)
     return lt_error(LT_ERR_SHAPE, "%s: tensors have at most %d dimensions, got %d", op,
                     LT_MAX_DIMS, ndim);
-  int64_t n = 1;
+  int64_t n = 1, nz = 1;  /* nz: product of the non-zero sizes (strides use it) */
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) {
       char b[128];
       return lt_error(LT_ERR_SHAPE, "%s: negative dimension %lld in shape %s", op,
                       (long long)shape[i], lt_shape_str_raw(shape, ndim, b));
     }
-    if (shape[i] && n > INT64_MAX / 16 / shape[i]) {
+    if (shape[i] && nz > INT64_MAX / 16 / shape[i]) {
       char b[128];
       return lt_error(LT_ERR_MEMORY, "%s: shape %s is too large", op,
                       lt_shape_str_raw(shape, ndim, b));
     }
+    if (shape[i]) nz *= shape[i];
     n *= shape[i];
   }
   *numel = n;

@@ -32,7 +32,11 @@ step build 240 "make -j16 BUILD=$BUILD all; test -f $BUILD/luatrain_cuda.so"
 step check_backend 90 "cc -O1 -std=c11 -Iengine tests/gpu/check_backend.c -o $BUILD/check_backend -ldl -lm && $BUILD/check_backend $BUILD/luatrain_cuda.so"
 step ctests 60 "ok=0; for t in $BUILD/tests/test_*; do [ -x \"\$t\" ] || continue; \"\$t\" || ok=1; done; exit \$ok"
 if [ -x "$BUILD/luatrain" ]; then
-  step cuda_spec 90 "busted --lua=$BUILD/luatrain -o TAP tests/cuda_spec.lua"
+  if command -v busted >/dev/null 2>&1; then
+    step cuda_spec 90 "busted --lua=$BUILD/luatrain -o TAP tests/cuda_spec.lua"
+  else  # no busted on the GPU box: the tiny stand-in runs the same spec
+    step cuda_spec 90 "$BUILD/luatrain tests/gpu/mini_busted.lua tests/cuda_spec.lua"
+  fi
   if [ -f scripts/run-tests.sh ]; then
     step suite 150 "BUILD=$BUILD sh scripts/run-tests.sh"
   else
