@@ -12,6 +12,7 @@ const lt_backend lt_cpu_backend = {
   .name = "cpu",
   .alloc = lt_cpu_alloc,
   .free = lt_cpu_free,
+  .empty_cache = lt_cpu_empty_cache,
   .memcpy_ = lt_cpu_memcpy,
   .synchronize = cpu_synchronize,
   .device_count = cpu_device_count,

@@ -15,6 +15,7 @@
 /* group A */
 void *lt_cpu_alloc(size_t nbytes, int device_index);
 void lt_cpu_free(void *ptr, size_t nbytes, int device_index);
+lt_status lt_cpu_empty_cache(void);  /* frees the blocks cpu_memory.c keeps */
 lt_status lt_cpu_memcpy(void *dst, bool dst_host, const void *src, bool src_host, size_t nbytes,
                         int device_index);
 lt_status lt_cpu_copy(const lt_view *dst, const lt_view *src);

@@ -1,27 +1,111 @@
 /*
 ** cpu_memory.c - host memory for the CPU backend (64-byte aligned
-** allocations, free, memcpy) and the exported half-precision conversions
-** of backend.h. No caching allocator and no statistics: the engine counts
-** bytes itself.
+** allocations with a small cache of freed blocks, free, memcpy) and the
+** exported half-precision conversions of backend.h. The cache is bounded
+** (LT_CPU_CACHE_BYTES) and keeps no statistics: the engine counts bytes
+** itself. Off under AddressSanitizer.
 */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_util.h"
 
-void *lt_cpu_alloc(size_t nbytes, int device_index) {
-  (void)device_index;
+/*
+** Training loops allocate the same sizes every step; posix_memalign and
+** free of those blocks (malloc's memalign path, consolidation, mmap and
+** page faults for large ones) cost more than a tiny op itself. Freed
+** blocks up to LT_CPU_CACHE_MAX bytes go to a free list per size class
+** (multiples of 64 up to 1 KiB, then 4 classes per power of two) and are
+** handed out again; at most LT_CPU_CACHE_BYTES stay cached in all.
+*/
+#if defined(__SANITIZE_ADDRESS__)
+#define LT_CPU_CACHE_BYTES 0
+#else
+#define LT_CPU_CACHE_BYTES ((size_t)256 << 20)
+#endif
+#define LT_CPU_CACHE_MAX ((size_t)64 << 20)
+#define LT_CPU_NCLASS (16 + 4 * 27)
+
+typedef struct cached_block { struct cached_block *next; } cached_block;
+static cached_block *cache_list[LT_CPU_NCLASS];
+static size_t cache_bytes;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Size class of a request of n bytes (n > 0, multiple of 64, <= CACHE_MAX)
+** and the block size that class allocates. */
+static int size_class(size_t n, size_t *block) {
+  if (n <= 1024) {
+    *block = n;
+    return (int)(n / 64) - 1;
+  }
+  int b = 63 - __builtin_clzll((unsigned long long)(n - 1));  /* 2^b < n <= 2^(b+1) */
+  size_t step = (size_t)1 << (b - 2);                        /* 2^b / 4 */
+  size_t q = (n + step - 1) / step;                          /* 5 .. 8 */
+  *block = q * step;
+  return 16 + (b - 10) * 4 + (int)(q - 5);
+}
+
+static void *aligned_alloc64(size_t n) {
   void *p = NULL;
-  /* round up so the block always ends on a 64-byte boundary (SIMD tails) */
-  size_t n = nbytes ? (nbytes + 63) & ~(size_t)63 : 64;
-  if (n < nbytes) return NULL;  /* overflow */
   if (posix_memalign(&p, 64, n) != 0) return NULL;
   return p;
 }
 
-void lt_cpu_free(void *ptr, size_t nbytes, int device_index) {
-  (void)nbytes;
+void *lt_cpu_alloc(size_t nbytes, int device_index) {
   (void)device_index;
+  /* round up so the block always ends on a 64-byte boundary (SIMD tails) */
+  size_t n = nbytes ? (nbytes + 63) & ~(size_t)63 : 64;
+  if (n < nbytes) return NULL;  /* overflow */
+  if (LT_CPU_CACHE_BYTES == 0 || n > LT_CPU_CACHE_MAX) return aligned_alloc64(n);
+  size_t block;
+  int c = size_class(n, &block);
+  pthread_mutex_lock(&cache_lock);
+  cached_block *h = cache_list[c];
+  if (h) {
+    cache_list[c] = h->next;
+    cache_bytes -= block;
+  }
+  pthread_mutex_unlock(&cache_lock);
+  return h ? (void *)h : aligned_alloc64(block);
+}
+
+void lt_cpu_free(void *ptr, size_t nbytes, int device_index) {
+  (void)device_index;
+  if (!ptr) return;
+  size_t n = nbytes ? (nbytes + 63) & ~(size_t)63 : 64;
+  if (LT_CPU_CACHE_BYTES == 0 || n > LT_CPU_CACHE_MAX) {
+    free(ptr);
+    return;
+  }
+  size_t block;
+  int c = size_class(n, &block);
+  pthread_mutex_lock(&cache_lock);
+  if (cache_bytes + block <= LT_CPU_CACHE_BYTES) {
+    cached_block *h = ptr;
+    h->next = cache_list[c];
+    cache_list[c] = h;
+    cache_bytes += block;
+    ptr = NULL;
+  }
+  pthread_mutex_unlock(&cache_lock);
   free(ptr);
+}
+
+/* Returns every cached block to the system (empty_cache, OOM retry). */
+lt_status lt_cpu_empty_cache(void) {
+  pthread_mutex_lock(&cache_lock);
+  for (int c = 0; c < LT_CPU_NCLASS; c++) {
+    cached_block *h = cache_list[c];
+    while (h) {
+      cached_block *next = h->next;
+      free(h);
+      h = next;
+    }
+    cache_list[c] = NULL;
+  }
+  cache_bytes = 0;
+  pthread_mutex_unlock(&cache_lock);
+  return LT_OK;
 }
 
 lt_status lt_cpu_memcpy(void *dst, bool dst_host, const void *src, bool src_host, size_t nbytes,

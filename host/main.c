@@ -107,9 +107,16 @@ static void print_version(void) {
   fflush(stdout);
 }
 
+/* the stdlib compiled into the binary (scripts/embed.lua writes the table) */
+typedef struct { const char *name; const char *src; size_t len; } lt_embedded_module;
+extern const lt_embedded_module lt_embedded_modules[];
+
+#define CLI_PREFIX "luatrain.cli."
+
 static void print_usage(FILE *f) {
   fprintf(f,
           "usage: %s [options] [script [args]]\n"
+          "       %s [options] COMMAND [args]\n"
           "Available options are:\n"
           "  -e stat         execute string 'stat'\n"
           "  -i              enter interactive mode after executing 'script'\n"
@@ -123,7 +130,24 @@ static void print_usage(FILE *f) {
           "  -               stop handling options and execute stdin\n"
           "Scripts get their arguments in 'arg' and '...'; lt.args{...} parses them.\n"
           "LUATRAIN_PATH (';'-separated templates or directories) adds module paths.\n",
-          progname);
+          progname, progname);
+  fprintf(f, "Commands (when no file of that name exists; 'COMMAND --help' for more):\n");
+  size_t np = strlen(CLI_PREFIX);
+  for (const lt_embedded_module *m = lt_embedded_modules; m->name; m++) {
+    if (strncmp(m->name, CLI_PREFIX, np) != 0) continue;
+    /* the summary: the first doc line's text after "--- luatrain.cli.NAME - " */
+    const char *sum = "", *dash = strstr(m->src, " - ");
+    const char *eol = strchr(m->src, '\n');
+    if (!eol) eol = m->src + m->len;
+    int n = 0;
+    if (dash && dash < eol) {
+      sum = dash + 3;
+      n = (int)(eol - sum);
+      while (n > 0 && (sum[n - 1] == ':' || sum[n - 1] == ' ' || sum[n - 1] == '.')) n--;
+    }
+    fprintf(f, "  %-14s %.*s\n", m->name + np, n, sum);
+  }
+  fprintf(f, "A module luatrain.cli.NAME on LUATRAIN_PATH adds command NAME.\n");
   fflush(f);
 }
 
@@ -291,6 +315,74 @@ static int handle_script(lua_State *L, char **argv) {
     status = docall(L, n, LUA_MULTRET);
   }
   return report(L, status);
+}
+
+/* ---------------------------------------------------------------- subcommands */
+
+/*
+** `luatrain NAME args...` where NAME is not an existing file and
+** luatrain.cli.NAME is a module (stdlib, LUATRAIN_PATH, ./): runs
+** require("luatrain.cli.NAME").main({args...}). Sets *found to 0 when NAME is
+** not a subcommand; otherwise returns the exit status (main's integer result,
+** 0 for nil/true, 1 for false or an error).
+*/
+static const char *const subcmd_code =
+  "local name, args = ...\n"
+  "local mod = '" CLI_PREFIX "' .. name\n"
+  "if package.loaded[mod] == nil then\n"
+  "  local found = false\n"
+  "  for _, searcher in ipairs(package.searchers) do\n"
+  "    if type(searcher(mod)) == 'function' then found = true break end\n"
+  "  end\n"
+  "  if not found then return nil end\n"
+  "end\n"
+  "local m = require(mod)\n"
+  "if type(m) ~= 'table' or type(m.main) ~= 'function' then\n"
+  "  error(mod .. ': a subcommand module must return a table with main(args)', 0)\n"
+  "end\n"
+  "local st = m.main(args)\n"
+  "if st == nil or st == true then return 0 end\n"
+  "if st == false then return 1 end\n"
+  "return math.tointeger(st) or 1\n";
+
+static int is_subcommand_name(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
+  return 1;
+}
+
+static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+static int run_subcommand(lua_State *L, char **argv, int *found) {
+  *found = 0;
+  const char *name = argv[0];
+  if (!is_subcommand_name(name) || file_exists(name)) return 0;
+  if (luaL_loadbuffer(L, subcmd_code, strlen(subcmd_code), "=luatrain") != LUA_OK) {
+    report(L, LUA_ERRSYNTAX);
+    *found = 1;
+    return 1;
+  }
+  lua_pushstring(L, name);
+  lua_newtable(L);
+  for (int i = 1; argv[i] != NULL; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  int status = docall(L, 2, 1);
+  if (status != LUA_OK) {
+    *found = 1;
+    report(L, status);
+    return 1;
+  }
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  *found = 1;
+  int code = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return code;
 }
 
 /* ---------------------------------------------------------------- REPL */
@@ -462,7 +554,7 @@ static int pmain(lua_State *L) {
   }
   if (args & has_h) {
     print_usage(stdout);
-    lua_pushboolean(L, 1);
+    lua_pushinteger(L, 0);
     return 1;
   }
   if (args & has_v) print_version();
@@ -481,6 +573,12 @@ static int pmain(lua_State *L) {
   if (!host_setup(L, &ho)) return 0;
   if (!runargs(L, argv, script)) return 0;
   if (script > 0 && script < argc && argv[script]) {
+    int found;
+    int code = run_subcommand(L, argv + script, &found);
+    if (found) {
+      lua_pushinteger(L, code);
+      return 1;
+    }
     if (handle_script(L, argv + script) != LUA_OK) return 0;
   }
   if (args & has_i) {
@@ -489,7 +587,7 @@ static int pmain(lua_State *L) {
     if (stdin_is_tty()) print_version();
     doREPL(L);
   }
-  lua_pushboolean(L, 1);
+  lua_pushinteger(L, 0);
   return 1;
 }
 
@@ -504,8 +602,9 @@ int main(int argc, char **argv) {
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
   int status = lua_pcall(L, 2, 1, 0);
-  int result = lua_toboolean(L, -1);
+  /* pmain returns the exit status as an integer, or false on failure */
+  int result = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILURE;
   report(L, status);
   lua_close(L);
-  return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
+  return status == LUA_OK ? result : EXIT_FAILURE;
 }

@@ -1,5 +1,6 @@
---- luatrain.cli.plot - `luatrain plot METRICS.csv [-o OUT.svg] [--keys a,b]
--- [--title T] [--logy]`: the command-line face of lt.utils.plot. The host
+--- luatrain.cli.plot - draw a metrics CSV as an SVG line chart.
+-- `luatrain plot METRICS.csv [-o OUT.svg] [--keys a,b] [--title T] [--logy]`:
+-- the command-line face of lt.utils.plot. The host
 -- dispatches here when its first argument is "plot" (main(args) gets the
 -- remaining arguments). Returns an exit status; it does not call os.exit.
 local M = {}

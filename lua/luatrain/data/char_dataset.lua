@@ -7,7 +7,8 @@ local class = require "luatrain.class"
 
 local function lt() return require "luatrain" end
 
-local FORTUNES = "/usr/share/games/fortunes"
+local FORTUNES = (os.getenv("LUATRAIN_DATA_DIR") and os.getenv("LUATRAIN_DATA_DIR") ~= ""
+  and os.getenv("LUATRAIN_DATA_DIR") .. "/fortunes") or "/usr/share/games/fortunes"
 
 local CharDataset = class.extend("CharDataset")
 

@@ -42,7 +42,10 @@ local function make(name, default_root, hint)
     if FILES[split] == nil then
       error(("%s: split must be \"train\" or \"test\", got %s"):format(name, tostring(split)), 3)
     end
-    local root = opts.root or default_root
+    -- LUATRAIN_DATA_DIR/<name> overrides the default root (machines
+    -- without the Debian package, e.g. a GPU box with a copied dataset).
+    local env = os.getenv("LUATRAIN_DATA_DIR")
+    local root = opts.root or (env and env ~= "" and env .. "/" .. name:lower()) or default_root
     if type(root) ~= "string" then error(name .. ": root must be a string", 3) end
     root = root:gsub("/+$", "")
     local img_path = find_file(root, FILES[split][1], name, hint)
