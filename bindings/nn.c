@@ -305,6 +305,24 @@ static int c_sum_to(lua_State *L) {
   return 1;
 }
 
+/* _C.set_autocast(dtype_name_or_nil) -> previous (name or nil); the
+** lt.autocast guard (lua/luatrain/amp.lua) is built on it. */
+static int c_set_autocast(lua_State *L) {
+  int prev = lt_autocast_dtype();
+  int dt = lua_isnoneornil(L, 1) ? -1 : (int)ltL_checkdtype(L, 1);
+  ltL_check(L, lt_set_autocast(dt));
+  if (prev < 0) lua_pushnil(L);
+  else lua_pushstring(L, lt_dtype_name((lt_dtype)prev));
+  return 1;
+}
+
+static int c_autocast_dtype(lua_State *L) {
+  int dt = lt_autocast_dtype();
+  if (dt < 0) lua_pushnil(L);
+  else lua_pushstring(L, lt_dtype_name((lt_dtype)dt));
+  return 1;
+}
+
 static const luaL_Reg nn_funcs[] = {
   {"cross_entropy", f_cross_entropy}, {"nll_loss", f_nll_loss}, {"dropout", f_dropout},
   {"conv2d", f_conv2d}, {"max_pool2d", f_max_pool2d}, {"avg_pool2d", f_avg_pool2d},
@@ -317,7 +335,7 @@ static const luaL_Reg nn_funcs[] = {
 static const luaL_Reg c_funcs[] = {
   {"sgd_step", c_sgd_step}, {"adam_step", c_adam_step}, {"rmsprop_step", c_rmsprop_step},
   {"total_norm", c_total_norm}, {"scale_", c_scale_}, {"add_scaled_", c_add_scaled_},
-  {"sum_to", c_sum_to},
+  {"sum_to", c_sum_to}, {"set_autocast", c_set_autocast}, {"autocast_dtype", c_autocast_dtype},
   {NULL, NULL}
 };
 

@@ -359,6 +359,8 @@ lt_status lt_backward(lt_tensor *root, lt_tensor *grad, bool retain_graph) {
 
   bool saved_mode = lt_grad_enabled();
   lt_set_grad_enabled(false);
+  int saved_autocast = lt_autocast_dtype();  /* backward runs in the forward's dtypes */
+  lt_set_autocast(-1);
   lt_status st = LT_OK;
   node_vec all = {0}, stack = {0}, ready = {0};
 
@@ -458,6 +460,7 @@ cleanup:
   free(stack.v);
   free(ready.v);
   lt_set_grad_enabled(saved_mode);
+  lt_set_autocast(saved_autocast);
   return st;
 }
 

@@ -199,7 +199,28 @@ typedef struct lt_backend {
   lt_status (*rmsprop_step)(void *p, const void *g, void *sq, void *buf, void *gavg,
                             lt_dtype dt, int64_t n, double lr, double alpha, double eps,
                             double wd, double momentum, bool maximize);
+
+  /* --- fused scaled dot-product attention (optional: NULL entries make the
+     engine compose matmul + softmax). All buffers contiguous, row-major:
+     q (bh, L, E), k (bh, S, E), v (bh, S, Ev), out (bh, L, Ev) of dtype dt
+     (f32/f64/bf16/f16); lse (bh, L) float32 (float64 when dt is f64) gets
+     the logsumexp of each row of the scaled scores. causal keeps key j <= i
+     (top-left aligned). Accumulation in float32 (float64 for f64); no
+     (L, S) matrix is stored. Called with L, S >= 1 and
+     E, Ev <= LT_SDPA_MAX_HEAD_DIM; no float atomics (deterministic). */
+  lt_status (*sdpa_forward)(void *out, void *lse, const void *q, const void *k, const void *v,
+                            lt_dtype dt, int64_t bh, int64_t L, int64_t S, int64_t E,
+                            int64_t Ev, double scale, bool causal);
+  /* dq, dk, dv (shapes of q, k, v; dtype dt; overwritten) from dout
+     (bh, L, Ev) and the forward's q, k, v, out, lse; the probabilities are
+     recomputed tile by tile from lse. */
+  lt_status (*sdpa_backward)(void *dq, void *dk, void *dv, const void *dout, const void *q,
+                             const void *k, const void *v, const void *out, const void *lse,
+                             lt_dtype dt, int64_t bh, int64_t L, int64_t S, int64_t E,
+                             int64_t Ev, double scale, bool causal);
 } lt_backend;
+
+#define LT_SDPA_MAX_HEAD_DIM 128
 
 /* The engine's backends: lt_backend_for(device) returns NULL (and sets an
 ** error naming the device) when the device's backend is not loaded. */

@@ -48,4 +48,6 @@ const lt_backend lt_cpu_backend = {
   .sgd_step = lt_cpu_sgd_step,
   .adam_step = lt_cpu_adam_step,
   .rmsprop_step = lt_cpu_rmsprop_step,
+  .sdpa_forward = lt_cpu_sdpa_forward,
+  .sdpa_backward = lt_cpu_sdpa_backward,
 };

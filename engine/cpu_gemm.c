@@ -3,10 +3,15 @@
 ** C = alpha * op(A) @ op(B) + beta * C through OpenBLAS, with a plain loop
 ** for tiny products and layouts BLAS refuses (ld smaller than a row).
 ** bf16/f16 go through float32 staging. Integer dtypes are not handled.
+** Before the first product it upgrades OpenBLAS's kernel when its CPU
+** detection fell back to an old core (see blas_pick_core).
 */
 #include <cblas.h>
+#include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cpu_kernels.h"
 #include "cpu_stage.h"
 
@@ -61,10 +66,62 @@ static bool blas_ok(gemm_args *g) {
          g->ldb <= INT_MAX && g->ldc <= INT_MAX;
 }
 
+/*
+** OpenBLAS built with DYNAMIC_ARCH picks its kernels from cpuid when it is
+** loaded; a CPU model newer than the library (e.g. Emerald Rapids with
+** OpenBLAS 0.3.21) falls back to "Prescott" (SSE3), several times slower
+** than the AVX-512 kernels the CPU runs. When OPENBLAS_CORETYPE is not set
+** and the chosen core is weaker than what the CPU supports, pick SkylakeX
+** (AVX-512) or Haswell (AVX2+FMA) and re-run OpenBLAS's dynamic init, as
+** OPENBLAS_CORETYPE would have at load time. Nothing changes when the user
+** set OPENBLAS_CORETYPE, or the library is not a DYNAMIC_ARCH build (weak
+** symbols absent).
+*/
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static int core_rank(const char *name) {
+  static const struct { const char *name; int rank; } known[] = {
+    {"katmai", 1}, {"coppermine", 1}, {"northwood", 1}, {"prescott", 1}, {"banias", 1},
+    {"atom", 1}, {"core2", 1}, {"penryn", 1}, {"dunnington", 1}, {"nehalem", 2},
+    {"sandybridge", 3}, {"haswell", 4}, {"zen", 4}, {"skylakex", 5}, {"cooperlake", 5},
+    {"sapphirerapids", 5}};
+  char low[32];
+  size_t i = 0;
+  for (; name && name[i] && i + 1 < sizeof low; i++) low[i] = (char)tolower((unsigned char)name[i]);
+  low[i] = 0;
+  for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+    if (strcmp(low, known[k].name) == 0) return known[k].rank;
+  return 4;  /* unknown names: assume a modern core, leave it alone */
+}
+
+static void blas_pick_core(void) {
+  if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE")) return;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  const char *want = NULL;
+  int want_rank = 0;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    want = "SkylakeX";
+    want_rank = 5;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    want = "Haswell";
+    want_rank = 4;
+  }
+  if (!want || core_rank(openblas_get_corename()) >= want_rank) return;
+  setenv("OPENBLAS_CORETYPE", want, 0);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+#endif
+}
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
 static void one_f32(const float *a, const float *b, float *c, gemm_args g) {
   if (g.k == 0 || g.alpha == 0) { scale_f32(c, &g); return; }
   if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) { naive_f32(a, b, c, &g); return; }
-  if (g.beta == 0) scale_f32(c, &g);  /* BLAS may read C*0 = NaN otherwise */
+  /* beta == 0: OpenBLAS writes C without reading it (gemm_beta zero-fills) */
   cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
               (blasint)g.m, (blasint)g.n, (blasint)g.k, (float)g.alpha, a, (blasint)g.lda, b,
               (blasint)g.ldb, (float)g.beta, c, (blasint)g.ldc);
@@ -73,7 +130,6 @@ static void one_f32(const float *a, const float *b, float *c, gemm_args g) {
 static void one_f64(const double *a, const double *b, double *c, gemm_args g) {
   if (g.k == 0 || g.alpha == 0) { scale_f64(c, &g); return; }
   if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) { naive_f64(a, b, c, &g); return; }
-  if (g.beta == 0) scale_f64(c, &g);
   cblas_dgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
               (blasint)g.m, (blasint)g.n, (blasint)g.k, g.alpha, a, (blasint)g.lda, b,
               (blasint)g.ldb, g.beta, c, (blasint)g.ldc);
@@ -128,6 +184,7 @@ lt_status lt_cpu_gemm(lt_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_
     return lt_error(LT_ERR_ARG, "gemm: negative size (m %lld, n %lld, k %lld, batch %lld)",
                     (long long)m, (long long)n, (long long)k, (long long)batch);
   if (m == 0 || n == 0 || batch == 0) return LT_OK;
+  pthread_once(&blas_once, blas_pick_core);
   gemm_args g = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta};
   bool small = m * n * k <= LT_GEMM_SMALL;
   switch (dt) {

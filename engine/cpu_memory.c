@@ -5,7 +5,7 @@
 ** (LT_CPU_CACHE_BYTES) and keeps no statistics: the engine counts bytes
 ** itself. Off under AddressSanitizer.
 */
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_util.h"
@@ -29,7 +29,14 @@
 typedef struct cached_block { struct cached_block *next; } cached_block;
 static cached_block *cache_list[LT_CPU_NCLASS];
 static size_t cache_bytes;
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_flag cache_flag = ATOMIC_FLAG_INIT;
+
+/* The lock is held for a few instructions: spin. */
+static void cache_lock(void) {
+  while (atomic_flag_test_and_set_explicit(&cache_flag, memory_order_acquire)) {
+  }
+}
+static void cache_unlock(void) { atomic_flag_clear_explicit(&cache_flag, memory_order_release); }
 
 /* Size class of a request of n bytes (n > 0, multiple of 64, <= CACHE_MAX)
 ** and the block size that class allocates. */
@@ -59,13 +66,13 @@ void *lt_cpu_alloc(size_t nbytes, int device_index) {
   if (LT_CPU_CACHE_BYTES == 0 || n > LT_CPU_CACHE_MAX) return aligned_alloc64(n);
   size_t block;
   int c = size_class(n, &block);
-  pthread_mutex_lock(&cache_lock);
+  cache_lock();
   cached_block *h = cache_list[c];
   if (h) {
     cache_list[c] = h->next;
     cache_bytes -= block;
   }
-  pthread_mutex_unlock(&cache_lock);
+  cache_unlock();
   return h ? (void *)h : aligned_alloc64(block);
 }
 
@@ -79,7 +86,7 @@ void lt_cpu_free(void *ptr, size_t nbytes, int device_index) {
   }
   size_t block;
   int c = size_class(n, &block);
-  pthread_mutex_lock(&cache_lock);
+  cache_lock();
   if (cache_bytes + block <= LT_CPU_CACHE_BYTES) {
     cached_block *h = ptr;
     h->next = cache_list[c];
@@ -87,13 +94,13 @@ void lt_cpu_free(void *ptr, size_t nbytes, int device_index) {
     cache_bytes += block;
     ptr = NULL;
   }
-  pthread_mutex_unlock(&cache_lock);
+  cache_unlock();
   free(ptr);
 }
 
 /* Returns every cached block to the system (empty_cache, OOM retry). */
 lt_status lt_cpu_empty_cache(void) {
-  pthread_mutex_lock(&cache_lock);
+  cache_lock();
   for (int c = 0; c < LT_CPU_NCLASS; c++) {
     cached_block *h = cache_list[c];
     while (h) {
@@ -104,7 +111,7 @@ lt_status lt_cpu_empty_cache(void) {
     cache_list[c] = NULL;
   }
   cache_bytes = 0;
-  pthread_mutex_unlock(&cache_lock);
+  cache_unlock();
   return LT_OK;
 }
 

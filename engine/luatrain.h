@@ -468,6 +468,16 @@ lt_status lt_custom_function_attach(const char *name, lt_tensor **inputs, int n_
 void lt_set_interrupt(int on);
 int lt_interrupted(void);
 
+/* Autocast (mixed precision), thread-local like grad mode: dt is
+** LT_DTYPE_BF16 or LT_DTYPE_F16, or -1 for off (other dtypes: LT_ERR_DTYPE).
+** While on, matmul/mm/bmm/linear/conv2d/scaled_dot_product_attention cast
+** their float inputs (not float64) to dt and return dt; reductions (sum,
+** mean, prod, var, std, norm, logsumexp), softmax/log_softmax, layer_norm,
+** batch_norm, cross_entropy and nll_loss cast bf16/f16 inputs to float32.
+** The casts are recorded by autograd; lt_backward runs with autocast off. */
+lt_status lt_set_autocast(int dt);
+int lt_autocast_dtype(void);   /* -1 when off */
+
 /* Deterministic algorithms (no float atomics on the GPU). */
 void lt_set_deterministic(bool on);
 bool lt_deterministic(void);

@@ -142,7 +142,7 @@ lt_tensor *lt_index_add(lt_tensor *a, int dim, lt_tensor *index, lt_tensor *src,
     lt_error(LT_ERR_SHAPE,
              "index_add: source of shape %s does not match self of shape %s with %lld indices "
              "along dim %d",
-             lt_shape_str(src, b1), lt_shape_str(a, b2), (long long)lt_numel(index), dim);
+             lt_shape_str(src, b1), lt_shape_str(a, b2), (long long)lt_numel(index), dim + 1);
     return NULL;
   }
   const lt_backend *be = lt_backend_of(op, a);
@@ -204,7 +204,7 @@ lt_tensor *lt_gather(lt_tensor *a, int dim, lt_tensor *index, int64_t base) {
     lt_error(LT_ERR_SHAPE,
              "gather: index of shape %s must have self's number of dims and not exceed self's "
              "shape %s outside dim %d",
-             lt_shape_str(index, b1), lt_shape_str(a, b2), dim);
+             lt_shape_str(index, b1), lt_shape_str(a, b2), dim + 1);
     return NULL;
   }
   const lt_backend *be = lt_backend_of(op, a);
@@ -282,7 +282,7 @@ static lt_status scatter_checks(const char *op, lt_tensor *a, int *dim, lt_tenso
     return lt_error(LT_ERR_SHAPE,
                     "%s: index of shape %s must not exceed src's shape nor self's shape %s "
                     "outside dim %d",
-                    op, lt_shape_str(index, b1), lt_shape_str(a, b2), *dim);
+                    op, lt_shape_str(index, b1), lt_shape_str(a, b2), *dim + 1);
   return LT_OK;
 }
 
@@ -386,7 +386,7 @@ lt_tensor *lt_cat(lt_tensor **ts, int n, int dim) {
   }
   lt_tensor *t0 = ts[0];
   if (t0->ndim == 0) {
-    lt_error(LT_ERR_SHAPE, "cat: zero-dimensional tensor (at position 0) cannot be concatenated");
+    lt_error(LT_ERR_SHAPE, "cat: zero-dimensional tensor (at position 1) cannot be concatenated");
     return NULL;
   }
   if (lt_norm_dim(op, &dim, t0->ndim)) return NULL;
@@ -394,16 +394,19 @@ lt_tensor *lt_cat(lt_tensor **ts, int n, int dim) {
   int64_t sh[LT_MAX_DIMS];
   memcpy(sh, t0->shape, sizeof sh);
   sh[dim] = 0;
+  /* positions and dims in messages are 1-based, as the Lua user counts them */
   for (int k = 0; k < n; k++) {
     lt_tensor *t = ts[k];
-    if (lt_check_same_device(op, t0, "tensors[0]", t, "tensors[k]")) return NULL;
+    char tk[32];
+    snprintf(tk, sizeof tk, "tensor %d", k + 1);
+    if (lt_check_same_device(op, t0, "tensor 1", t, tk)) return NULL;
     bool ok = t->ndim == t0->ndim;
     for (int d = 0; ok && d < t->ndim; d++) ok = d == dim || t->shape[d] == t0->shape[d];
     if (!ok) {
       lt_error(LT_ERR_SHAPE,
-               "cat: sizes of tensors must match except in dimension %d: tensor 0 has shape %s "
+               "cat: sizes of tensors must match except in dimension %d: tensor 1 has shape %s "
                "but tensor %d has shape %s",
-               dim, lt_shape_str(t0, b1), k, lt_shape_str(t, b2));
+               dim + 1, lt_shape_str(t0, b1), k + 1, lt_shape_str(t, b2));
       return NULL;
     }
     dt = lt_promote_types(dt, t->dtype);
@@ -450,9 +453,9 @@ lt_tensor *lt_stack(lt_tensor **ts, int n, int dim) {
   for (int k = 1; k < n; k++)
     if (!lt_shape_eq(ts[k]->shape, ts[k]->ndim, ts[0]->shape, nd)) {
       lt_error(LT_ERR_SHAPE,
-               "stack: expects each tensor to be equal size, but got %s at entry 0 and %s at "
+               "stack: expects each tensor to be equal size, but got %s at entry 1 and %s at "
                "entry %d",
-               lt_shape_str(ts[0], b1), lt_shape_str(ts[k], b2), k);
+               lt_shape_str(ts[0], b1), lt_shape_str(ts[k], b2), k + 1);
       return NULL;
     }
   lt_tensor **us = calloc((size_t)n, sizeof *us), *out = NULL;
@@ -539,7 +542,7 @@ static lt_tensor *pad_dim_indexed(lt_tensor *t, int dim, int64_t l, int64_t r, b
              reflect ? "pad: padding (%lld, %lld) should be less than the size %lld of dim %d in "
                        "reflect mode"
                      : "pad: cannot replicate-pad an empty dim (%lld, %lld; size %lld, dim %d)",
-             (long long)l, (long long)r, (long long)size, dim);
+             (long long)l, (long long)r, (long long)size, dim + 1);
     return NULL;
   }
   int64_t *ix = malloc((size_t)(m > 0 ? m : 1) * sizeof *ix);
@@ -588,7 +591,8 @@ lt_tensor *lt_pad(lt_tensor *a, const int64_t *pads, int npads, const char *mode
     int d = a->ndim - 1 - k;
     sh[d] = a->shape[d] + pads[2 * k] + pads[2 * k + 1];
     if (sh[d] < 0) {
-      lt_error(LT_ERR_SHAPE, "pad: the padded size of dim %d would be %lld", d, (long long)sh[d]);
+      lt_error(LT_ERR_SHAPE, "pad: the padded size of dim %d would be %lld", d + 1,
+               (long long)sh[d]);
       return NULL;
     }
   }

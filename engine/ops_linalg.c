@@ -2,11 +2,13 @@
 ** ops_linalg.c - matrix-product front-ends: mm, bmm, matmul (PyTorch's
 ** 1-D/2-D/batched-broadcast semantics, composed from views + mm/bmm) and the
 ** fused linear layer. Transposed operands go to backend->gemm as trans
-** flags; other layouts are made contiguous. Floating dtypes only.
+** flags; other layouts are made contiguous. Floating dtypes only. Under
+** autocast the float inputs are cast to the autocast dtype first.
 */
 #include <stdio.h>
 #include <string.h>
 
+#include "autocast.h"
 #include "ops_util.h"
 
 /* ---------------------------------------------------------------- gemm plumbing */
@@ -130,6 +132,13 @@ static lt_status mm_backward(lt_node *n, lt_tensor **gout, lt_tensor **gin) {
 }
 
 static lt_tensor *mm_common(const char *op, lt_tensor *a, lt_tensor *b, int nd) {
+  lt_tensor *ac[2];
+  int cast = lt_autocast_args(LT_AUTOCAST_LOW, (lt_tensor *[]){a, b}, ac, 2);
+  if (cast) {  /* autocast: rerun on the low-precision inputs */
+    lt_tensor *r = cast > 0 ? mm_common(op, ac[0], ac[1], nd) : NULL;
+    lt_release_all(ac, 2);
+    return r;
+  }
   if (check_mat_pair(op, a, b)) return NULL;
   if (a->ndim != nd || b->ndim != nd) {
     lt_error(LT_ERR_SHAPE, "%s: expected %d-D tensors, got %d-D and %d-D", op, nd, a->ndim,
@@ -172,6 +181,13 @@ lt_tensor *lt_bmm(lt_tensor *a, lt_tensor *b) { return mm_common("bmm", a, b, 3)
 
 lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b) {
   const char *op = "matmul";
+  lt_tensor *ac[2];
+  int cast = lt_autocast_args(LT_AUTOCAST_LOW, (lt_tensor *[]){a, b}, ac, 2);
+  if (cast) {
+    lt_tensor *r = cast > 0 ? lt_matmul(ac[0], ac[1]) : NULL;
+    lt_release_all(ac, 2);
+    return r;
+  }
   if (a->ndim == 0 || b->ndim == 0) {
     lt_error(LT_ERR_SHAPE, "matmul: both arguments need to be at least 1-D (got %d-D and %d-D)",
              a->ndim, b->ndim);
@@ -290,6 +306,13 @@ fail:
 lt_tensor *lt_linear(lt_tensor *x, lt_tensor *w, lt_tensor *b) {
   const char *op = "linear";
   char b1[128], b2[128];
+  lt_tensor *ac[3];
+  int cast = lt_autocast_args(LT_AUTOCAST_LOW, (lt_tensor *[]){x, w, b}, ac, 3);
+  if (cast) {
+    lt_tensor *r = cast > 0 ? lt_linear(ac[0], ac[1], ac[2]) : NULL;
+    lt_release_all(ac, 3);
+    return r;
+  }
   if (check_mat_pair(op, x, w)) return NULL;
   if (b && (lt_check_same_device(op, x, "input", b, "bias"))) return NULL;
   if (b && b->dtype != x->dtype) {

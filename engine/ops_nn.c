@@ -8,14 +8,33 @@
 */
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "autocast.h"
 #include "ops_util.h"
 
 /* ---------------------------------------------------------------- helpers */
 
 static void *dptr(const lt_tensor *t) { return lt_tensor_data(t); }
+
+/* Range check of class targets / ids through the backend (which does not
+** know the op): the message names op, the bad value and the valid count,
+** e.g. "cross_entropy: target 4 is out of range for 3 classes". */
+static lt_status check_ids(const char *op, const lt_backend *be, const lt_view *v, int64_t n,
+                           int64_t base, bool has_ignore, int64_t ignore, const char *what,
+                           const char *of) {
+  if (!be->check_index) return LT_OK;
+  lt_status st = be->check_index(v, n, base, has_ignore, ignore);
+  if (st == LT_OK) return st;
+  const char *msg = lt_errmsg(), *p = strstr(msg, "index ");
+  long long bad;
+  if (st == LT_ERR_INDEX && p && sscanf(p, "index %lld", &bad) == 1)
+    return lt_error(LT_ERR_INDEX, "%s: %s %lld is out of range for %lld %s", op, what, bad,
+                    (long long)n, of);
+  return lt_error(st, "%s: %s", op, msg);
+}
 
 static char *cptr(const lt_tensor *t, int64_t elems) {
   return (char *)lt_tensor_data(t) + (size_t)elems * lt_dtype_size(t->dtype);
@@ -90,6 +109,19 @@ static int parse_reduction(const char *op, const char *r) {
   return -1;
 }
 
+/* Autocast: when it changes one of the listed inputs, returns `call`
+** evaluated on the cast inputs ac[0..n-1] (lt_autocast_args, autocast.h). */
+#define AUTOCAST(policy, n, call, ...)                                          \
+  do {                                                                          \
+    lt_tensor *ac[n];                                                           \
+    int cast_ = lt_autocast_args(policy, (lt_tensor *[]){__VA_ARGS__}, ac, n);  \
+    if (cast_) {                                                                \
+      lt_tensor *r_ = cast_ > 0 ? (call) : NULL;                                \
+      lt_release_all(ac, n);                                                    \
+      return r_;                                                                \
+    }                                                                           \
+  } while (0)
+
 /* ---------------------------------------------------------------- softmax */
 
 /* y saved (alias); i = {outer, n, inner, log} */
@@ -117,6 +149,7 @@ static lt_status softmax_backward(lt_node *n, lt_tensor **gout, lt_tensor **gin)
 
 static lt_tensor *softmax_impl(const char *op, lt_tensor *a, int dim, bool log) {
   if (need(op, a, "input") || lt_check_float(op, a, "input")) return NULL;
+  AUTOCAST(LT_AUTOCAST_F32, 1, softmax_impl(op, ac[0], dim, log), a);
   int nd = a->ndim;
   if (lt_norm_dim(op, &dim, nd ? nd : 1)) return NULL;
   const lt_backend *be = BACKEND(op, a, softmax);
@@ -316,7 +349,7 @@ static lt_tensor *cross_entropy_rows(lt_tensor *x2, lt_tensor *t1, lt_tensor *w,
   lt_status st = loss && lse ? LT_OK : lt_errcode();
   if (!st && rows > 0) {
     lt_view tv = lt_view_of(t1);
-    if (be->check_index) st = be->check_index(&tv, C, base, true, ignore);
+    st = check_ids(op, be, &tv, C, base, true, ignore, "target", "classes");
     if (!st)
       st = be->cross_entropy(dptr(loss), dptr(lse), dptr(x), dptr(t1), w ? dptr(w) : NULL,
                              x->dtype, rows, C, base, true, ignore, ls);
@@ -419,6 +452,9 @@ lt_tensor *lt_cross_entropy(lt_tensor *logits, lt_tensor *target, lt_tensor *wei
   const char *op = "cross_entropy";
   if (need(op, logits, "input") || need(op, target, "target")) return NULL;
   if (lt_check_float(op, logits, "input")) return NULL;
+  AUTOCAST(LT_AUTOCAST_F32, 3,
+           lt_cross_entropy(ac[0], ac[1], ac[2], ignore_index, label_smoothing, reduction, base),
+           logits, target, weight);
   int red = parse_reduction(op, reduction);
   if (red < 0) return NULL;
   if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) {
@@ -458,6 +494,8 @@ lt_tensor *lt_nll_loss(lt_tensor *logp, lt_tensor *target, lt_tensor *weight,
   const char *op = "nll_loss";
   if (need(op, logp, "input") || need(op, target, "target")) return NULL;
   if (lt_check_float(op, logp, "input")) return NULL;
+  AUTOCAST(LT_AUTOCAST_F32, 3, lt_nll_loss(ac[0], ac[1], ac[2], ignore_index, reduction, base),
+           logp, target, weight);
   int red = parse_reduction(op, reduction);
   if (red < 0) return NULL;
   int64_t C = check_class_target(op, logp, target, weight);
@@ -472,8 +510,8 @@ lt_tensor *lt_nll_loss(lt_tensor *logp, lt_tensor *target, lt_tensor *weight,
   if (!st && rows > 0) {
     const lt_backend *be = lt_backend_of(op, t1);
     lt_view tv = lt_view_of(t1);
-    st = !be ? lt_errcode() : be->check_index ? be->check_index(&tv, C, base, true, ignore_index)
-                                              : LT_OK;
+    st = !be ? lt_errcode()
+             : check_ids(op, be, &tv, C, base, true, ignore_index, "target", "classes");
   }
   lt_tensor *w = NULL;
   if (!st && weight) {
@@ -699,6 +737,7 @@ lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, const lt_conv2d_o
   const char *op = "conv2d";
   char sa[128], sb[128];
   if (need(op, x, "input") || need(op, w, "weight")) return NULL;
+  AUTOCAST(LT_AUTOCAST_LOW, 3, lt_conv2d(ac[0], ac[1], ac[2], o), x, w, b);
   lt_conv2d_opts def = {{1, 1}, {0, 0}, {1, 1}, 1};
   if (!o) o = &def;
   if (x->ndim != 3 && x->ndim != 4) {
@@ -1061,6 +1100,10 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *running_mean, lt_tensor *runni
   const char *op = "batch_norm";
   char sa[128], sb[128];
   if (need(op, x, "input") || lt_check_float(op, x, "input")) return NULL;
+  /* autocast: float32 statistics; the running stats are updated in place, never cast */
+  AUTOCAST(LT_AUTOCAST_F32, 3,
+           lt_batch_norm(ac[0], running_mean, running_var, ac[1], ac[2], training, momentum, eps),
+           x, weight, bias);
   if (x->ndim < 2) {
     lt_error(LT_ERR_SHAPE, "%s: expected input of at least 2 dimensions (N, C, ...), got %s",
              op, lt_shape_str(x, sa));
@@ -1225,6 +1268,7 @@ lt_tensor *lt_layer_norm(lt_tensor *x, int nnorm, lt_tensor *weight, lt_tensor *
   const char *op = "layer_norm";
   char sa[128], sb[128];
   if (need(op, x, "input") || lt_check_float(op, x, "input")) return NULL;
+  AUTOCAST(LT_AUTOCAST_F32, 3, lt_layer_norm(ac[0], nnorm, ac[1], ac[2], eps), x, weight, bias);
   if (nnorm < 1 || nnorm > x->ndim) {
     lt_error(LT_ERR_SHAPE, "%s: cannot normalise over the last %d dims of input of shape %s", op,
              nnorm, lt_shape_str(x, sa));
@@ -1379,7 +1423,7 @@ lt_tensor *lt_embedding(lt_tensor *weight, lt_tensor *ids, int64_t padding_idx, 
   iv.ndim = 1;
   iv.shape[0] = cnt;
   iv.stride[0] = 1;
-  if (!st && cnt > 0 && be->check_index) st = be->check_index(&iv, V, base, false, 0);
+  if (!st && cnt > 0) st = check_ids(op, be, &iv, V, base, false, 0, "index", "embeddings");
   if (!st && cnt > 0 && D > 0) {
     lt_view yv = lt_view_of(y), wv = lt_view_of(weight);
     yv.ndim = 2;
@@ -1417,7 +1461,118 @@ lt_tensor *lt_embedding(lt_tensor *weight, lt_tensor *ids, int64_t padding_idx, 
 
 /* ---------------------------------------------------------------- attention */
 
-/* softmax(q @ k^T * scale + bias) @ v, composed: the causal mask keeps
+/* saved: q, k, v (contiguous, no history), out (alias), lse;
+** i = {bh, L, S, E, Ev, causal}; d = {scale} */
+static lt_status sdpa_fused_backward(lt_node *n, lt_tensor **gout, lt_tensor **gin) {
+  lt_tensor *q = lt_node_saved(n, 0), *k = lt_node_saved(n, 1), *v = lt_node_saved(n, 2);
+  lt_tensor *o = lt_node_saved(n, 3), *lse = lt_node_saved(n, 4);
+  if (!q || !k || !v || !o || !lse) return lt_errcode();
+  const char *op = "scaled_dot_product_attention_backward";
+  const lt_backend *be = BACKEND(op, q, sdpa_backward);
+  if (!be) return lt_errcode();
+  lt_tensor *dout = grad_contig(gout[0], q->dtype);
+  if (!dout) return lt_errcode();
+  lt_device dev = lt_tensor_device(q);
+  lt_tensor *g[3] = {0};
+  lt_status st = LT_OK;
+  for (int i = 0; i < 3 && !st; i++) {
+    g[i] = lt_tensor_alloc(n->meta[i].shape, n->meta[i].ndim, q->dtype, dev);
+    if (!g[i]) st = lt_errcode();
+  }
+  if (!st && n->i[0] > 0)
+    st = be->sdpa_backward(dptr(g[0]), dptr(g[1]), dptr(g[2]), dptr(dout), dptr(q), dptr(k),
+                           dptr(v), dptr(o), dptr(lse), q->dtype, n->i[0], n->i[1], n->i[2],
+                           n->i[3], n->i[4], n->d[0], n->i[5] != 0);
+  lt_tensor_release(dout);
+  if (st) {
+    lt_release_all(g, 3);
+    return st;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (lt_node_needs_grad(n, i)) gin[i] = g[i];
+    else lt_tensor_release(g[i]);
+  }
+  return LT_OK;
+}
+
+/* A contiguous copy of t without history (t's storage when already contiguous). */
+static lt_tensor *contig_detached(lt_tensor *t) {
+  lt_tensor *d = lt_detach(t);
+  if (!d) return NULL;
+  lt_tensor *c = lt_contiguous(d);
+  lt_tensor_release(d);
+  return c;
+}
+
+/* Can the backend's fused kernels take this call? (same batch dims, no
+** mask, no dropout, non-empty sequences, head dims the kernels support) */
+static bool sdpa_fusable(const lt_backend *be, lt_tensor *q, lt_tensor *k, lt_tensor *v,
+                         lt_tensor *mask, double dropout_p) {
+  if (!be || !be->sdpa_forward || !be->sdpa_backward || mask || dropout_p > 0) return false;
+  int nd = q->ndim;
+  if (k->ndim != nd || v->ndim != nd) return false;
+  for (int d = 0; d < nd - 2; d++)
+    if (k->shape[d] != q->shape[d] || v->shape[d] != q->shape[d]) return false;
+  int64_t L = q->shape[nd - 2], S = k->shape[nd - 2], E = q->shape[nd - 1];
+  int64_t Ev = v->shape[nd - 1];
+  return L >= 1 && S >= 1 && E >= 1 && Ev >= 1 && E <= LT_SDPA_MAX_HEAD_DIM &&
+         Ev <= LT_SDPA_MAX_HEAD_DIM;
+}
+
+/* The fused path: backend sdpa_forward, one node whose backward is
+** backend sdpa_backward (flash-attention style, no (L, S) matrix). */
+static lt_tensor *sdpa_fused(const lt_backend *be, lt_tensor *q, lt_tensor *k, lt_tensor *v,
+                             bool is_causal, double scale) {
+  int nd = q->ndim;
+  int64_t L = q->shape[nd - 2], S = k->shape[nd - 2], E = q->shape[nd - 1];
+  int64_t Ev = v->shape[nd - 1], bh = 1;
+  for (int d = 0; d < nd - 2; d++) bh *= q->shape[d];
+  int64_t os[LT_MAX_DIMS], rows = bh * L;
+  memcpy(os, q->shape, sizeof(int64_t) * (size_t)nd);
+  os[nd - 1] = Ev;
+  lt_device dev = lt_tensor_device(q);
+  lt_tensor *tmp[4] = {0};
+  lt_tensor *qc = tmp[0] = contig_detached(q);
+  lt_tensor *kc = qc ? (tmp[1] = contig_detached(k)) : NULL;
+  lt_tensor *vc = kc ? (tmp[2] = contig_detached(v)) : NULL;
+  lt_tensor *lse = vc ? (tmp[3] = lt_tensor_alloc(&rows, 1,
+                                                  q->dtype == LT_DTYPE_F64 ? LT_DTYPE_F64
+                                                                           : LT_DTYPE_F32,
+                                                  dev))
+                      : NULL;
+  lt_tensor *out = lse ? lt_tensor_alloc(os, nd, q->dtype, dev) : NULL;
+  lt_status st = out ? LT_OK : lt_errcode();
+  if (!st && bh > 0)
+    st = be->sdpa_forward(dptr(out), dptr(lse), dptr(qc), dptr(kc), dptr(vc), q->dtype, bh, L,
+                          S, E, Ev, scale, is_causal);
+  if (!st) {
+    lt_tensor *ins[3] = {q, k, v};
+    bool failed;
+    lt_node *n = record("ScaledDotProductFlashAttentionBackward", sdpa_fused_backward, ins, 3,
+                        &out, &failed);
+    if (failed) st = lt_errcode();
+    if (n) {
+      lt_node_save(n, 0, qc);
+      lt_node_save(n, 1, kc);
+      lt_node_save(n, 2, vc);
+      lt_node_save(n, 4, lse);
+      if (save_alias(n, 3, out)) st = lt_errcode();
+      int64_t pk[6] = {bh, L, S, E, Ev, is_causal};
+      for (int i = 0; i < 6; i++) n->i[i] = pk[i];
+      n->d[0] = scale;
+    }
+  }
+  lt_release_all(tmp, 4);
+  if (st) {
+    lt_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* softmax(q @ k^T * scale + bias) @ v. Without a mask and dropout, and
+** when the backend has the fused kernels (sdpa_forward/backward), one
+** flash-attention style op; else composed: the causal mask keeps
 ** j <= i over (L, S) (top-left aligned, PyTorch's tril(diagonal=0)); a bool
 ** mask keeps True; a float mask is added. Fully masked rows give NaN as in
 ** PyTorch's math reference. */
@@ -1428,6 +1583,10 @@ lt_tensor *lt_scaled_dot_product_attention(lt_tensor *q, lt_tensor *k, lt_tensor
   char sa[128], sb[128];
   if (need(op, q, "query") || need(op, k, "key") || need(op, v, "value")) return NULL;
   if (lt_check_float(op, q, "query")) return NULL;
+  AUTOCAST(LT_AUTOCAST_LOW, 3,
+           lt_scaled_dot_product_attention(ac[0], ac[1], ac[2], mask, dropout_p, is_causal,
+                                           scale),
+           q, k, v);
   if (k->dtype != q->dtype || v->dtype != q->dtype) {
     lt_error(LT_ERR_DTYPE,
              "%s: expected query, key, and value to have the same dtype, but got query.dtype: "
@@ -1467,6 +1626,9 @@ lt_tensor *lt_scaled_dot_product_attention(lt_tensor *q, lt_tensor *k, lt_tensor
     }
   }
   if (!(scale > 0)) scale = 1.0 / sqrt((double)(E > 0 ? E : 1));
+  const lt_backend *be = lt_backend_of(op, q);
+  if (!be) return NULL;
+  if (sdpa_fusable(be, q, k, v, mask, dropout_p)) return sdpa_fused(be, q, k, v, is_causal, scale);
   lt_tensor *tmp[10] = {0};
   lt_tensor *out = NULL;
   lt_tensor *kt = tmp[0] = lt_transpose(k, k->ndim - 2, k->ndim - 1);

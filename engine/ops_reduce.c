@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autocast.h"
 #include "ops_util.h"
 
 static const char *const reduce_names[LT_REDUCE_COUNT] = {
@@ -225,6 +226,17 @@ lt_tensor *lt_reduce(lt_reduce_op op, lt_tensor *a, const int *dims, int ndims, 
     return NULL;
   }
   const char *name = reduce_names[op];
+  if (op <= LT_REDUCE_PROD || (op >= LT_REDUCE_VAR && op <= LT_REDUCE_LOGSUMEXP)) {
+    lt_tensor *ac;  /* autocast: arithmetic reductions of bf16/f16 run in float32 */
+    int cast = lt_autocast_args(LT_AUTOCAST_F32, &a, &ac, 1);
+    if (cast) {
+      lt_tensor *r = cast > 0 ? lt_reduce(op, ac, dims, ndims, keepdim, param, indices,
+                                          index_base)
+                              : NULL;
+      lt_tensor_release(ac);
+      return r;
+    }
+  }
   if (a->ndim == 0) {  /* a scalar reduces like a 1-element vector over dim 0 */
     for (int k = 0; k < ndims; k++)
       if (dims[k] != 0 && dims[k] != -1) {
@@ -246,7 +258,7 @@ lt_tensor *lt_reduce(lt_reduce_op op, lt_tensor *a, const int *dims, int ndims, 
     int d = dims[k];
     if (lt_norm_dim(name, &d, nd)) return NULL;
     if (mask & (1u << d)) {
-      lt_error(LT_ERR_ARG, "%s: dim %d appears multiple times in the list of dims", name, d);
+      lt_error(LT_ERR_ARG, "%s: dim %d appears multiple times in the list of dims", name, d + 1);
       return NULL;
     }
     mask |= 1u << d;
@@ -264,7 +276,7 @@ lt_tensor *lt_reduce(lt_reduce_op op, lt_tensor *a, const int *dims, int ndims, 
       if ((mask & (1u << d)) && a->shape[d] == 0) {
         lt_error(LT_ERR_INDEX,
                  "%s: expected reduction dim %d to have non-zero size (cannot reduce an empty "
-                 "dimension)", name, d);
+                 "dimension)", name, d + 1);
         return NULL;
       }
     if (is_mm && a->dtype == LT_DTYPE_BOOL) {

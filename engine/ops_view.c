@@ -207,7 +207,7 @@ lt_tensor *lt_permute(lt_tensor *t, const int *dims, int ndim) {
     int p = dims[d];
     if (lt_norm_dim("permute", &p, ndim)) return NULL;
     if (seen[p]) {
-      lt_error(LT_ERR_ARG, "permute: repeated dim %d in the permutation", p);
+      lt_error(LT_ERR_ARG, "permute: repeated dim %d in the permutation", p + 1);
       return NULL;
     }
     seen[p] = true;
@@ -383,7 +383,7 @@ lt_tensor *lt_expand(lt_tensor *t, const int64_t *shape, int ndim) {
       lt_error(LT_ERR_SHAPE,
                "expand: the expanded size of the tensor (%lld) must match the existing size "
                "(%lld) at non-singleton dimension %d. Target sizes: %s. Tensor sizes: %s",
-               (long long)want, (long long)t->shape[sd], d, lt_shape_str_raw(shape, ndim, b1),
+               (long long)want, (long long)t->shape[sd], d + 1, lt_shape_str_raw(shape, ndim, b1),
                lt_shape_str(t, b2));
       return NULL;
     }
@@ -437,7 +437,7 @@ lt_status lt_broadcast_shape(const int64_t *a, int na, const int64_t *b, int nb,
                       "shapes %s and %s are not broadcastable: the size of tensor a (%lld) "
                       "must match the size of tensor b (%lld) at non-singleton dimension %d",
                       lt_shape_str_raw(a, na, b1), lt_shape_str_raw(b, nb, b2), (long long)sa,
-                      (long long)sb, k);
+                      (long long)sb, k + 1);  /* 1-based, as the Lua user counts dims */
     }
   }
   *nout = n;

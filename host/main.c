@@ -322,9 +322,10 @@ static int handle_script(lua_State *L, char **argv) {
 /*
 ** `luatrain NAME args...` where NAME is not an existing file and
 ** luatrain.cli.NAME is a module (stdlib, LUATRAIN_PATH, ./): runs
-** require("luatrain.cli.NAME").main({args...}). Sets *found to 0 when NAME is
-** not a subcommand; otherwise returns the exit status (main's integer result,
-** 0 for nil/true, 1 for false or an error).
+** require("luatrain.cli.NAME").main({args...}). Sets *found to 0 when NAME
+** may be a script (an existing file, or not of the form [a-z0-9_]+); otherwise
+** returns the exit status (main's integer result, 0 for nil/true, 1 for
+** false, an error, or a NAME that is no command).
 */
 static const char *const subcmd_code =
   "local name, args = ...\n"
@@ -332,7 +333,8 @@ static const char *const subcmd_code =
   "if package.loaded[mod] == nil then\n"
   "  local found = false\n"
   "  for _, searcher in ipairs(package.searchers) do\n"
-  "    if type(searcher(mod)) == 'function' then found = true break end\n"
+  "    local loader = searcher(mod)\n"
+  "    if type(loader) == 'function' then found = true break end\n"
   "  end\n"
   "  if not found then return nil end\n"
   "end\n"
@@ -375,11 +377,14 @@ static int run_subcommand(lua_State *L, char **argv, int *found) {
     report(L, status);
     return 1;
   }
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return 0;
-  }
   *found = 1;
+  if (lua_isnil(L, -1)) {  /* neither a file nor a command */
+    lua_pop(L, 1);
+    fprintf(stderr, "%s: cannot open %s: no such file, and '%s' is not a command (see %s --help)\n",
+            progname, name, name, progname);
+    fflush(stderr);
+    return 1;
+  }
   int code = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
   return code;
@@ -389,11 +394,44 @@ static int run_subcommand(lua_State *L, char **argv, int *found) {
 
 static int stdin_is_tty(void) { return isatty(0); }
 
+#ifdef LT_USE_READLINE
+/* Ctrl-C at the prompt: the handler only sets a flag; readline polls
+** prompt_event_hook while it waits for a key, and the hook ends the line. */
+static volatile sig_atomic_t prompt_interrupted = 0;
+
+static void on_prompt_signal(int sig) {
+  (void)sig;
+  prompt_interrupted = 1;
+}
+
+static int prompt_event_hook(void) {
+  if (prompt_interrupted && !rl_done) rl_done = 1;  /* the text stays on screen, unused */
+  return 0;
+}
+#endif
+
+/* Reads a line into buf: 1 ok, 0 end of input, 2 Ctrl-C (line discarded). */
 static int readline_(lua_State *L, char *buf, const char *prompt) {
   (void)L;
 #ifdef LT_USE_READLINE
   if (stdin_is_tty()) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_signal;
+    sigemptyset(&sa.sa_mask);
+    prompt_interrupted = 0;
+    rl_catch_signals = 0;
+    rl_event_hook = prompt_event_hook;
+    sigaction(SIGINT, &sa, &old);
     char *line = readline(prompt);
+    sigaction(SIGINT, &old, NULL);
+    rl_event_hook = NULL;
+    if (prompt_interrupted) {
+      free(line);
+      fputs("KeyboardInterrupt\n", stdout);
+      fflush(stdout);
+      return 2;
+    }
     if (!line) return 0;
     size_t l = strlen(line);
     if (l >= MAXINPUT) l = MAXINPUT - 1;
@@ -407,6 +445,27 @@ static int readline_(lua_State *L, char *buf, const char *prompt) {
   fflush(stdout);
   return fgets(buf, MAXINPUT, stdin) != NULL;
 }
+
+#ifdef LT_USE_READLINE
+/* History across sessions: $LUATRAIN_HISTORY, else ~/.luatrain_history
+** ("" turns it off); the last 1000 lines are kept. */
+static char history_path[1024];
+
+static void history_open(void) {
+  const char *env = getenv("LUATRAIN_HISTORY");
+  const char *home = getenv("HOME");
+  history_path[0] = 0;
+  if (env) snprintf(history_path, sizeof history_path, "%s", env);
+  else if (home && home[0])
+    snprintf(history_path, sizeof history_path, "%s/.luatrain_history", home);
+  if (history_path[0]) read_history(history_path);
+}
+
+static void history_close(void) {
+  if (!history_path[0]) return;
+  if (write_history(history_path) == 0) history_truncate_file(history_path, 1000);
+}
+#endif
 
 static void add_history_(const char *line) {
 #ifdef LT_USE_READLINE
@@ -428,9 +487,13 @@ static int incomplete(lua_State *L, int status) {
   return 0;
 }
 
+#define LINE_CANCELLED (-2)  /* loadline: Ctrl-C at the prompt dropped the input */
+
+/* 1: a line pushed; 0: end of input; 2: Ctrl-C (nothing pushed) */
 static int pushline(lua_State *L, int firstline) {
   char buf[MAXINPUT];
-  if (!readline_(L, buf, firstline ? PROMPT : PROMPT2)) return 0;
+  int r = readline_(L, buf, firstline ? PROMPT : PROMPT2);
+  if (r != 1) return r;
   size_t l = strlen(buf);
   if (l > 0 && buf[l - 1] == '\n') buf[--l] = 0;
   lua_pushlstring(L, buf, l);
@@ -455,10 +518,12 @@ static int multiline(lua_State *L) {
     size_t len;
     const char *line = lua_tolstring(L, 1, &len);
     int status = luaL_loadbuffer(L, line, len, "=stdin");
-    if (!incomplete(L, status) || !pushline(L, 0)) {
+    int r = 0;
+    if (!incomplete(L, status) || (r = pushline(L, 0)) == 0) {
       add_history_(line);
       return status;
     }
+    if (r == 2) return LINE_CANCELLED;
     lua_pushliteral(L, "\n");
     lua_insert(L, -2);
     lua_concat(L, 3);
@@ -467,9 +532,15 @@ static int multiline(lua_State *L) {
 
 static int loadline(lua_State *L) {
   lua_settop(L, 0);
-  if (!pushline(L, 1)) return -1;
+  int r = pushline(L, 1);
+  if (r == 0) return -1;
+  if (r == 2) return LINE_CANCELLED;
   int status;
   if ((status = addreturn(L)) != LUA_OK) status = multiline(L);
+  if (status == LINE_CANCELLED) {
+    lua_settop(L, 0);
+    return status;
+  }
   lua_remove(L, 1);
   return status;
 }
@@ -490,12 +561,19 @@ static void doREPL(lua_State *L) {
   const char *oldprogname = progname;
   progname = NULL;
   set_global_lt(L);
+#ifdef LT_USE_READLINE
+  if (stdin_is_tty()) history_open();
+#endif
   while ((status = loadline(L)) != -1) {
+    if (status == LINE_CANCELLED) continue;
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK) l_print(L);
     else report(L, status);
   }
   lua_settop(L, 0);
+#ifdef LT_USE_READLINE
+  if (stdin_is_tty()) history_close();
+#endif
   fputs("\n", stdout);
   fflush(stdout);
   progname = oldprogname;
@@ -562,6 +640,10 @@ static int pmain(lua_State *L) {
   luaL_openlibs(L);
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCRESTART);
+  /* Generational mode: op results are small userdata that die young; minor
+  ** collections free them (and their tensors) quickly, which keeps freed
+  ** tensors in the engine's caches and the heap small (bench/README.md). */
+  lua_gc(L, LUA_GCGEN, 0, 0);
   /* preload: package.loaded.luatrain */
   lua_pushcfunction(L, luaopen_luatrain);
   lua_pushliteral(L, "luatrain");

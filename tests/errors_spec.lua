@@ -81,6 +81,54 @@ describe("argument errors", function()
   end)
 end)
 
+describe("engine errors count as the user does", function()
+  it("gives 1-based dims and positions in shape errors", function()
+    fails_with(function() return lt.cat({lt.zeros(2, 3), lt.zeros(2, 3), lt.zeros(3, 4)}, 2) end,
+               "cat: sizes of tensors must match except in dimension 2: tensor 1 has shape {2, 3} " ..
+               "but tensor 3 has shape {3, 4}")
+    fails_with(function() return lt.cat({lt.zeros(2, 3), lt.zeros(2, 4)}, 1) end,
+               "except in dimension 1:", "but tensor 2 has shape {2, 4}")
+    fails_with(function() return lt.stack({lt.zeros(2, 3), lt.zeros(2, 4)}) end,
+               "got {2, 3} at entry 1 and {2, 4} at entry 2")
+    fails_with(function() return lt.zeros(2, 3):expand(2, 4) end,
+               "expand:", "existing size (3) at non-singleton dimension 2.")
+    fails_with(function() return lt.zeros(2, 3) + lt.zeros(4) end,
+               "add: shapes {2, 3} and {4} are not broadcastable",
+               "must match the size of tensor b (4) at non-singleton dimension 2")
+    fails_with(function() return lt.zeros(4, 2, 3) * lt.zeros(5, 1, 3) end, "at non-singleton dimension 1")
+    fails_with(function() return lt.zeros(3, 5):gather(2, lt.ones(4, 1, {dtype = "int64"})) end,
+               "gather:", "outside dim 2")
+    fails_with(function() return lt.zeros(3, 5):index_add(2, lt.tensor{1}, lt.ones(3, 2)) end,
+               "index_add:", "along dim 2")
+    fails_with(function() return lt.zeros(3, 5):sum({2, 2}) end, "sum: dim 2 appears multiple times")
+    fails_with(function() return lt.zeros(3, 5):permute(2, 2) end, "permute: repeated dim 2")
+    fails_with(function() return lt.zeros(3, 0):max(2) end, "reduction dim 2 to have non-zero size")
+    fails_with(function() return lt.pad(lt.zeros(1, 3, 2), {3, 3}, {mode = "reflect"}) end,
+               "pad:", "size 2 of dim 3")
+  end)
+
+  it("names the op and the valid range for out-of-range indices and targets", function()
+    fails_with(function() return lt.cross_entropy(lt.zeros(2, 3), lt.tensor{1, 4}) end,
+               "cross_entropy: target 4 is out of range for 3 classes")
+    fails_with(function() return lt.cross_entropy(lt.zeros(2, 3), lt.tensor{0, 1}) end,
+               "cross_entropy: target 0 is out of range for 3 classes")
+    fails_with(function() return lt.nn.functional.cross_entropy(lt.zeros(2, 3), lt.tensor{3, 5}) end,
+               "cross_entropy: target 5 is out of range for 3 classes")
+    fails_with(function() return lt.nll_loss(lt.zeros(2, 3), lt.tensor{1, 4}) end,
+               "nll_loss: target 4 is out of range for 3 classes")
+    -- ignore_index values are not range errors
+    assert.is_true(lt.is_tensor(lt.cross_entropy(lt.zeros(2, 3), lt.tensor{1, -100})))
+    fails_with(function() return lt.embedding(lt.tensor{1, 11}, lt.zeros(10, 4)) end,
+               "embedding: index 11 is out of range for 10 embeddings")
+    fails_with(function() return lt.zeros(3, 5):index_select(2, lt.tensor{1, 7}) end,
+               "index_select: index 7 is out of range for dim 2 with size 5")
+    fails_with(function() return lt.zeros(3, 5):index_select(1, lt.tensor{0}) end,
+               "index_select: index 0 is out of range for dim 1 with size 3")
+    fails_with(function() return lt.zeros(3, 5):gather(2, lt.tensor{{1}, {9}, {1}}) end,
+               "gather: index 9 is out of range for dim 2 with size 5")
+  end)
+end)
+
 describe("file errors", function()
   it("names missing files", function()
     fails_with(function() return lt.load("/nonexistent/x.safetensors") end, "load",

@@ -176,6 +176,41 @@ describe("luatrain host", function()
     assert.matches("still here\ttrue", out, 1, true)
   end)
 
+  it("pretty-prints tensors and several results in the piped REPL", function()
+    local input = "lt.tensor{{1, 2}, {3, 4}} * 2\nlt.ones(2), 'two', nil\nlt.zeros(2, 3):view(4)\n" ..
+                  "lt.arange(3)\n"
+    local out, rc = H.sh("printf " .. q(input) .. " | " .. HOST)
+    assert.equal(0, rc)
+    assert.matches("tensor([[2, 4],\n        [6, 8]])", out, 1, true)
+    assert.matches("tensor([1.0000, 1.0000])\ttwo\tnil", out, 1, true)
+    assert.matches("view: shape '{4}' is invalid for input of size 6", out, 1, true)
+    assert.matches("tensor([0, 1, 2])", out, 1, true)
+  end)
+
+  it("on a terminal: readline history kept across sessions, Ctrl-C drops the line", function()
+    if select(2, H.sh("command -v script")) ~= 0 then pending("no script(1)") return end
+    if select(2, H.sh("ldd " .. q(HOST) .. " | grep -q libreadline")) ~= 0 then
+      pending("built without readline") return
+    end
+    local hist = H.tmpname(".hist")
+    local keys = "(sleep 1; printf 'x = 1 +'; sleep 0.3; printf '\\003'; sleep 0.4; " ..
+                 "printf 'print(40 + 2)\\r'; sleep 0.4; printf 'lt.ones(2)\\r'; sleep 0.3; " ..
+                 "printf '\\004'; sleep 0.3)"
+    local out, rc = H.sh(keys .. " | LUATRAIN_HISTORY=" .. q(hist) .. " script -qec " .. q(HOST) ..
+                         " /dev/null")
+    assert.equal(0, rc, out)
+    out = out:gsub("\27%[[%d;?]*[a-zA-Z]", ""):gsub("\r", "")
+    assert.matches("luatrain %d+%.%d+%.%d+", out)
+    assert.matches("KeyboardInterrupt\n> print(40 + 2)\n42\n", out, 1, true)
+    assert.matches("tensor([1.0000, 1.0000])", out, 1, true)
+    local f = assert(io.open(hist))
+    local h = f:read("a")
+    f:close()
+    os.remove(hist)
+    assert.matches("print(40 + 2)\nlt.ones(2)", h, 1, true)
+    assert.not_matches("x = 1 +", h, 1, true)
+  end)
+
   it("turns SIGINT into an error at a safe point and runs <close> handlers", function()
     local s = H.write_tmp([[
       local lt = require "luatrain"

@@ -28,7 +28,9 @@ $(printf '%-14s %-14s %4ss  %s' "$name" "$res" "$dur" "$(grep -Eo '[0-9]+ (passe
 
 echo "=== GPU"; nvidia-smi -L 2>&1 || echo "nvidia-smi failed"
 
-step build 240 "make -j16 BUILD=$BUILD all; test -f $BUILD/luatrain_cuda.so"
+if [ -z "${SKIP_BUILD:-}" ]; then
+  step build 240 "make -j16 BUILD=$BUILD all; test -f $BUILD/luatrain_cuda.so"
+fi
 step check_backend 90 "cc -O1 -std=c11 -Iengine tests/gpu/check_backend.c -o $BUILD/check_backend -ldl -lm && $BUILD/check_backend $BUILD/luatrain_cuda.so"
 step ctests 60 "ok=0; for t in $BUILD/tests/test_*; do [ -x \"\$t\" ] || continue; \"\$t\" || ok=1; done; exit \$ok"
 if [ -x "$BUILD/luatrain" ]; then

@@ -29,7 +29,7 @@ function M.main(args, out, err)
   if not csv or (args[#args] == "-o") then err:write(USAGE, "\n") return 2 end
   local ok, path, n = pcall(require("luatrain.utils.plot").plot, csv, opts)
   if not ok then
-    err:write("luatrain plot: ", tostring(path), "\n")
+    err:write("luatrain plot: ", (tostring(path):gsub("^plot: ", "")), "\n")
     return 1
   end
   out:write(("wrote %s (%d series)\n"):format(path, n))
