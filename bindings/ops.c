@@ -4,6 +4,7 @@
 ** (the same C function serves both: self is argument 1). Converts 1-based
 ** Lua dims/indices to the engine's 0-based ones; no math happens here.
 */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -777,9 +778,11 @@ static int m_chunk(lua_State *L) {
   if (n <= 0) return luaL_argerror(L, 2, "number of chunks must be positive");
   int d = lua_isnoneornil(L, 3) ? 0 : ltL_checkdim(L, 3, t->ndim);
   if (t->ndim == 0) return luaL_error(L, "chunk: cannot chunk a 0-d tensor");
-  int64_t size = t->shape[d], each = (size + n - 1) / n;
-  if (each == 0) each = 1;
-  int cnt = (int)((size + each - 1) / each);
+  /* (size - 1) / n + 1 rather than (size + n - 1) / n: n may be near INT64_MAX */
+  int64_t size = t->shape[d], each = size == 0 ? 1 : (size - 1) / n + 1;
+  int64_t cnt64 = size == 0 ? 0 : (size - 1) / each + 1;
+  if (cnt64 > INT_MAX) return luaL_error(L, "chunk: %I chunks is too many", (LUAI_UACINT)cnt64);
+  int cnt = (int)cnt64;
   int64_t *sz = lua_newuserdatauv(L, sizeof(int64_t) * (cnt > 0 ? cnt : 1), 0);
   for (int i = 0; i < cnt; i++) sz[i] = (i + 1) * each <= size ? each : size - i * each;
   return push_pieces(L, t, d, sz, cnt);
@@ -800,6 +803,8 @@ static int m_split(lua_State *L) {
       sz[i] = lua_tointegerx(L, -1, &isint);
       lua_pop(L, 1);
       if (!isint || sz[i] < 0) return luaL_argerror(L, 2, "split sizes must be non-negative integers");
+      if (sz[i] > INT64_MAX - tot)
+        return luaL_argerror(L, 2, "split sizes sum to more than the dimension's size");
       tot += sz[i];
     }
     if (tot != size)
@@ -809,7 +814,9 @@ static int m_split(lua_State *L) {
   }
   lua_Integer each = luaL_checkinteger(L, 2);
   if (each <= 0) return luaL_argerror(L, 2, "split size must be positive");
-  int cnt = (int)((size + each - 1) / each);
+  int64_t cnt64 = size == 0 ? 0 : (size - 1) / each + 1;  /* no overflow for huge `each` */
+  if (cnt64 > INT_MAX) return luaL_error(L, "split: %I pieces is too many", (LUAI_UACINT)cnt64);
+  int cnt = (int)cnt64;
   int64_t *sz = lua_newuserdatauv(L, sizeof(int64_t) * (cnt > 0 ? cnt : 1), 0);
   for (int i = 0; i < cnt; i++) sz[i] = (i + 1) * each <= size ? each : size - i * each;
   return push_pieces(L, t, d, sz, cnt);
@@ -820,6 +827,7 @@ static int m_unbind(lua_State *L) {
   int d = lua_isnoneornil(L, 2) ? 0 : ltL_checkdim(L, 2, t->ndim);
   if (t->ndim == 0) return luaL_error(L, "unbind: cannot unbind a 0-d tensor");
   int64_t n = t->shape[d];
+  if (n > INT_MAX) return luaL_error(L, "unbind: %I pieces is too many", (LUAI_UACINT)n);
   lua_createtable(L, (int)n, 0);
   for (int64_t i = 0; i < n; i++) {
     ltL_pushtensor(L, lt_select(t, d, i));

@@ -622,11 +622,14 @@ static void push_element(lua_State *L, lt_tensor *t) {
 
 
 static int t_index(lua_State *L) {
-  ltL_Tensor *u = lua_touserdata(L, 1);
+  ltL_Tensor *u;
   if (lua_type(L, 2) == LUA_TSTRING) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pop(L, 1);
+    /* checked after the method lookup, which stays fast; the metamethod can
+    ** be called directly (getmetatable(t).__index("x", "shape")) */
+    u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
     const char *k = lua_tostring(L, 2);
     lt_tensor *t = u->t;
     if (!t) return luaL_error(L, "attempt to read field '%s' of a freed tensor", k);
@@ -669,6 +672,7 @@ static int t_index(lua_State *L) {
     return 1;
   }
   if (lua_isinteger(L, 2)) {
+    u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
     lt_tensor *t = u->t;
     if (!t) return luaL_error(L, "attempt to index a freed tensor");
     lt_tensor *v = index_view(L, t, lua_tointeger(L, 2), 2);
@@ -688,7 +692,7 @@ static int t_index(lua_State *L) {
 }
 
 static int t_newindex(lua_State *L) {
-  ltL_Tensor *u = lua_touserdata(L, 1);
+  ltL_Tensor *u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
   lt_tensor *t = u->t;
   if (!t) return luaL_error(L, "attempt to assign into a freed tensor");
   if (lua_isinteger(L, 2)) {

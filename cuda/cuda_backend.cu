@@ -263,6 +263,8 @@ static const lt_backend g_cuda_backend = {
   lt_cuda_sgd_step,
   lt_cuda_adam_step,
   lt_cuda_rmsprop_step,
+  lt_cuda_sdpa_forward,
+  lt_cuda_sdpa_backward,
 };
 
 static lt_status noop_error(lt_status code, const char *fmt, ...) {

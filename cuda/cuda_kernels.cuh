@@ -74,5 +74,13 @@ lt_status lt_cuda_avg_pool2d_backward(void *dx, const void *dy, lt_dtype dt,
 lt_status lt_cuda_adaptive_avg_pool2d(void *y, const void *x, lt_dtype dt, const lt_pool_geom *g);
 lt_status lt_cuda_adaptive_avg_pool2d_backward(void *dx, const void *dy, lt_dtype dt,
                                               const lt_pool_geom *g);
+/* cuda_attention.cu */
+lt_status lt_cuda_sdpa_forward(void *out, void *lse, const void *q, const void *k, const void *v,
+                               lt_dtype dt, int64_t bh, int64_t L, int64_t S, int64_t E,
+                               int64_t Ev, double scale, bool causal);
+lt_status lt_cuda_sdpa_backward(void *dq, void *dk, void *dv, const void *dout, const void *q,
+                                const void *k, const void *v, const void *out, const void *lse,
+                                lt_dtype dt, int64_t bh, int64_t L, int64_t S, int64_t E,
+                                int64_t Ev, double scale, bool causal);
 
 #endif

@@ -163,6 +163,36 @@ static void index_vec(const lt_view *index, int64_t *len, int64_t *stride) {
   *stride = index->ndim ? index->stride[0] : 0;
 }
 
+/* True when v is row-major contiguous (size-1 dims may have any stride). */
+static bool view_contiguous(const lt_view *v) {
+  int64_t st = 1;
+  for (int d = v->ndim - 1; d >= 0; d--) {
+    if (v->shape[d] != 1 && v->stride[d] != st) return false;
+    st *= v->shape[d];
+  }
+  return true;
+}
+
+/* index_select on contiguous in/out: one memcpy per selected slice (the
+** DataLoader's batch gather). Indices already checked. */
+static void index_select_rows(const lt_view *out, const lt_view *in, int dim, const int64_t *ix,
+                              int64_t istr, int64_t base) {
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < dim; d++) outer *= out->shape[d];
+  for (int d = dim + 1; d < out->ndim; d++) inner *= out->shape[d];
+  const int64_t len = out->shape[dim], insize = in->shape[dim];
+  const size_t sz = lt_dtype_size(out->dtype), row = (size_t)inner * sz;
+  char *po = out->data;
+  const char *pi = in->data;
+  const int64_t rows = outer * len;
+#pragma omp parallel for if (rows * inner > LT_CPU_PARALLEL_GRAIN && rows > 1)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t o = r / len, j = r % len;
+    int64_t pos = ix[j * istr] - base;
+    memcpy(po + (size_t)r * row, pi + (size_t)(o * insize + pos) * row, row);
+  }
+}
+
 lt_status lt_cpu_index_select(const lt_view *out, const lt_view *in, int dim,
                               const lt_view *index, int64_t base) {
   if (dim < 0 || dim >= (in->ndim ? in->ndim : 1))
@@ -173,6 +203,10 @@ lt_status lt_cpu_index_select(const lt_view *out, const lt_view *in, int dim,
   int64_t ilen, istr;
   index_vec(index, &ilen, &istr);
   const int64_t *ix = index->data;
+  if (out->ndim >= 1 && in->ndim == out->ndim && view_contiguous(out) && view_contiguous(in)) {
+    index_select_rows(out, in, dim, ix, istr, base);
+    return LT_OK;
+  }
   size_t sz = lt_dtype_size(out->dtype);
   int nd = out->ndim;
   nd_iter it0 = {.nd = nd, .nv = 2};

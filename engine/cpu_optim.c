@@ -137,6 +137,60 @@ lt_status lt_cpu_sgd_step(void *p, const void *g, void *buf, lt_dtype dt, int64_
   return LT_OK;
 }
 
+/*
+** The common float32 Adam (no amsgrad, distinct buffers) as one vectorised
+** loop: the same arithmetic in the same order as adam_f32, with the
+** per-element branches on loop-invariant flags turned into selects. The
+** generic loop above does not vectorise (possible aliasing, errno of sqrtf);
+** the attribute applies to this function only, so threads split the range
+** outside it.
+*/
+typedef struct {
+  float nstep, bc2s, eps, w1, b2, omb2, wd, decay, sgn;
+  bool small_w, l2, dec;
+} adam_consts;
+
+#pragma GCC push_options
+#pragma GCC optimize("no-math-errno")
+static void adam_f32_range(float *restrict p, const float *restrict g, float *restrict m,
+                           float *restrict v, int64_t i0, int64_t i1, const adam_consts *k) {
+  const adam_consts c = *k;
+#pragma omp simd
+  for (int64_t i = i0; i < i1; i++) {
+    float gv = g[i] * c.sgn;
+    float pv = p[i];
+    pv = c.dec ? pv * c.decay : pv;
+    gv = c.l2 ? gv + c.wd * pv : gv;
+    const float mo = m[i];
+    const float mv = c.small_w ? mo + c.w1 * (gv - mo) : gv - (gv - mo) * (1.0f - c.w1);
+    float vv = v[i] * c.b2;
+    vv = vv + c.omb2 * gv * gv;
+    m[i] = mv;
+    v[i] = vv;
+    const float denom = sqrtf(vv) / c.bc2s + c.eps;
+    p[i] = pv + c.nstep * mv / denom;
+  }
+}
+#pragma GCC pop_options
+
+static void adam_f32_simd(float *p, const float *g, float *m, float *v, int64_t n, double lr,
+                          double beta1, double beta2, double eps, double wd, bool decoupled,
+                          bool maximize, int64_t step) {
+  const double bc1 = 1 - pow(beta1, (double)step), bc2 = 1 - pow(beta2, (double)step);
+  const float w1 = (float)(1 - beta1);
+  const adam_consts k = {
+    .nstep = (float)(-(lr / bc1)), .bc2s = (float)sqrt(bc2), .eps = (float)eps, .w1 = w1,
+    .b2 = (float)beta2, .omb2 = (float)(1 - beta2), .wd = (float)wd,
+    .decay = (float)(1 - lr * wd), .sgn = maximize ? -1.0f : 1.0f,
+    .small_w = fabs((double)w1) < 0.5, .l2 = wd != 0 && !decoupled, .dec = wd != 0 && decoupled};
+  const int64_t block = 16384, nblk = (n + block - 1) / block;
+#pragma omp parallel for schedule(static) if (n > LT_CPU_PARALLEL_GRAIN)
+  for (int64_t b = 0; b < nblk; b++) {
+    int64_t i0 = b * block, i1 = i0 + block < n ? i0 + block : n;
+    adam_f32_range(p, g, m, v, i0, i1, &k);
+  }
+}
+
 lt_status lt_cpu_adam_step(void *p, const void *g, void *m, void *v, void *vmax, lt_dtype dt,
                            int64_t n, double lr, double beta1, double beta2, double eps,
                            double wd, bool decoupled, bool maximize, int64_t step) {
@@ -144,7 +198,12 @@ lt_status lt_cpu_adam_step(void *p, const void *g, void *m, void *v, void *vmax,
   if (st) return st;
   if (step < 1) return lt_error(LT_ERR_ARG, "adam: step must be >= 1, got %lld", (long long)step);
   switch (dt) {
-    case LT_DTYPE_F32: adam_f32(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;
+    case LT_DTYPE_F32:
+      if (!vmax && p != g && p != m && p != v && g != m && g != v && m != v)
+        adam_f32_simd(p, g, m, v, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step);
+      else
+        adam_f32(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step);
+      break;
     case LT_DTYPE_F64: adam_f64(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;
     case LT_DTYPE_BF16: adam_bf16(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;
     default: adam_f16(p, g, m, v, vmax, n, lr, beta1, beta2, eps, wd, decoupled, maximize, step); break;

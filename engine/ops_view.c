@@ -84,6 +84,7 @@ static lt_status infer_shape(const char *op, const lt_tensor *t, const int64_t *
     return lt_error(LT_ERR_SHAPE, "%s: at most %d dims, got %d", op, LT_MAX_DIMS, ndim);
   int infer = -1;
   int64_t known = 1;
+  bool overflow = false;  /* the product of the given sizes does not fit int64 */
   for (int d = 0; d < ndim; d++) {
     out[d] = shape[d];
     if (shape[d] == -1) {
@@ -91,10 +92,14 @@ static lt_status infer_shape(const char *op, const lt_tensor *t, const int64_t *
       infer = d;
     } else if (shape[d] < 0) {
       return lt_error(LT_ERR_SHAPE, "%s: invalid shape dimension %lld", op, (long long)shape[d]);
-    } else {
-      known *= shape[d];
+    } else if (__builtin_mul_overflow(known, shape[d], &known)) {
+      overflow = true;
+      known = 1;
     }
   }
+  if (overflow && known != 0)
+    return lt_error(LT_ERR_SHAPE, "%s: shape '%s' is invalid for input of size %lld", op,
+                    lt_shape_str_raw(shape, ndim, b1), (long long)lt_numel(t));
   int64_t numel = lt_numel(t);
   if (infer >= 0) {
     if (known == 0 || numel % known != 0)
@@ -387,6 +392,18 @@ lt_tensor *lt_expand(lt_tensor *t, const int64_t *shape, int ndim) {
                lt_shape_str(t, b2));
       return NULL;
     }
+  }
+  /* a view whose element count overflows int64 would break every later op */
+  int64_t numel = 1;
+  bool overflow = false;
+  for (int d = 0; d < ndim; d++) {
+    if (sh[d] == 0) { numel = 0; overflow = false; break; }
+    if (__builtin_mul_overflow(numel, sh[d], &numel)) overflow = true;
+  }
+  if (overflow) {
+    lt_error(LT_ERR_SHAPE, "expand: target sizes %s are too large (more than 2^63 elements)",
+             lt_shape_str_raw(shape, ndim, b1));
+    return NULL;
   }
   return record_view("ExpandBackward", expand_backward, t,
                      make_view(t, sh, st, ndim, t->offset), NULL);

@@ -44,6 +44,7 @@ function Object.extend(self, name)
   -- a plain `__index = class` points at the new class; a function is kept
   if rawget(self, "__index") == self then cls.__index = cls end
   cls.__name = name
+  cls.__luatrain_class = true
   cls.super = self
   return setmetatable(cls, {__call = class_mt.__call, __tostring = class_mt.__tostring,
                             __index = self})
@@ -68,6 +69,10 @@ end
 --- True when `c` is a class made by this helper.
 function M.is_class(c)
   if type(c) ~= "table" then return false end
+  -- the marker, not the identity of `construct`: a second copy of this
+  -- module (busted's insulation reloads modules per spec file) must still
+  -- recognise classes made by the first
+  if rawget(c, "__luatrain_class") or c == Object then return true end
   local mt = getmetatable(c)
   return type(mt) == "table" and mt.__call == construct
 end

@@ -57,6 +57,12 @@ lt.autograd = {
 -- Lua here (`function lt.Tensor.foo(self) ... end` makes `t:foo()` work).
 lt.Tensor = core._methods
 
+--- Mixed precision (lua/luatrain/amp.lua): `local _ <close> = lt.autocast("bfloat16")`
+-- or `lt.autocast("bfloat16", fn, ...)`; lt.amp.GradScaler{...}.
+function lt.autocast(...) return require("luatrain.amp").autocast(...) end
+function lt.is_autocast_enabled() return core._C.autocast_dtype() ~= nil end
+function lt.get_autocast_dtype() return core._C.autocast_dtype() end
+
 --- Checkpoints (lua/luatrain/checkpoint.lua): one safetensors file with the
 -- model, optimizer, scheduler, loader and RNG state.
 function lt.save_checkpoint(...) return require("luatrain.checkpoint").save_checkpoint(...) end

@@ -178,7 +178,8 @@ local skip = {
   -- the run slow or non-reproducible; called with sane arguments below
   set_num_threads = true, _Function = true, _methods = true,
 }
-local file_fns = {save = true, load = true, read_idx = true}
+local file_fns = {save = true, load = true, read_idx = true, save_checkpoint = true,
+                  load_checkpoint = true}
 for name, f in pairs(core) do
   if type(f) == "function" and not skip[name] then targets[#targets + 1] = {name, f} end
 end
@@ -186,6 +187,13 @@ for _, sub in ipairs{"_C", "json", "cuda"} do
   for name, f in pairs(core[sub] or {}) do
     if type(f) == "function" then targets[#targets + 1] = {sub .. "." .. name, f} end
   end
+end
+-- the Lua layers on top (they reach the C core with argument mixes of their own)
+for name, f in pairs(lt.nn.functional) do
+  if type(f) == "function" then targets[#targets + 1] = {"F." .. name, f} end
+end
+for _, name in ipairs{"seed_everything", "save_checkpoint", "load_checkpoint", "autocast"} do
+  if type(lt[name]) == "function" then targets[#targets + 1] = {name, lt[name]} end
 end
 local methods = {}
 for name, f in pairs(core._methods) do
@@ -234,7 +242,10 @@ local function note(name, ok, err, ...)
       local v = select(k, ...)
       if lt.is_tensor(v) then add_tensor(v)
       elseif type(v) == "table" then
-        for _, x in ipairs(v) do if lt.is_tensor(x) then add_tensor(x) end end
+        for i = 1, math.min(rawlen(v), 16) do
+          local x = rawget(v, i)
+          if lt.is_tensor(x) then add_tensor(x) end
+        end
       end
     end
     if lt.is_tensor(err) then add_tensor(err) end
@@ -286,8 +297,8 @@ while true do
     local tg = pick(targets)
     if file_fns[tg[1]] then
       for k = 1, n do args[k] = map_path(args[k]) end
-      if tg[1] ~= "save" and chance(0.7) then args[1] = tmpdir .. "/" .. pick(PATHS) end
-      if tg[1] == "save" and n >= 2 and chance(0.7) then args[2] = tmpdir .. "/" .. pick(PATHS) end
+      local at = tg[1] == "save" and 2 or 1
+      if n >= at and chance(0.7) then args[at] = tmpdir .. "/" .. pick(PATHS) end
     end
     if r < 25 and n >= 1 and not file_fns[tg[1]] then args[1] = #pool > 0 and pick(pool) or args[1] end
     call(tg[1], tg[2], args, n)
