@@ -83,8 +83,7 @@ static lt_status infer_shape(const char *op, const lt_tensor *t, const int64_t *
   if (ndim < 0 || ndim > LT_MAX_DIMS)
     return lt_error(LT_ERR_SHAPE, "%s: at most %d dims, got %d", op, LT_MAX_DIMS, ndim);
   int infer = -1;
-  int64_t known = 1;
-  bool overflow = false;  /* the product of the given sizes does not fit int64 */
+  int64_t known = 1, nz = 1;  /* nz: product of the non-zero sizes (strides use it) */
   for (int d = 0; d < ndim; d++) {
     out[d] = shape[d];
     if (shape[d] == -1) {
@@ -92,14 +91,13 @@ static lt_status infer_shape(const char *op, const lt_tensor *t, const int64_t *
       infer = d;
     } else if (shape[d] < 0) {
       return lt_error(LT_ERR_SHAPE, "%s: invalid shape dimension %lld", op, (long long)shape[d]);
-    } else if (__builtin_mul_overflow(known, shape[d], &known)) {
-      overflow = true;
-      known = 1;
+    } else if (shape[d] > 0 && __builtin_mul_overflow(nz, shape[d], &nz)) {
+      return lt_error(LT_ERR_SHAPE, "%s: shape '%s' is too large (more than 2^63 elements)", op,
+                      lt_shape_str_raw(shape, ndim, b1));
+    } else {
+      known *= shape[d];
     }
   }
-  if (overflow && known != 0)
-    return lt_error(LT_ERR_SHAPE, "%s: shape '%s' is invalid for input of size %lld", op,
-                    lt_shape_str_raw(shape, ndim, b1), (long long)lt_numel(t));
   int64_t numel = lt_numel(t);
   if (infer >= 0) {
     if (known == 0 || numel % known != 0)
