@@ -279,14 +279,27 @@ typedef struct {
 #define EW_FN(name) EW_CAT(name, EW_N)
 #define EW_STB(v) ((uint8_t)(v))
 
+/* Contiguous loops carry `omp simd` (gcc -O2 does not vectorise loops that
+** need alias checks) when the output is the same array as the input or does
+** not overlap it: a partial overlap keeps the plain sequential loop. */
+#define EW_SAFE(OUT, IN, n) \
+  ((const void *)(OUT) == (const void *)(IN) || (const char *)((OUT) + (n)) <= (const char *)(IN) || \
+   (const char *)((IN) + (n)) <= (const char *)(OUT))
+#define EW_SIMD_FOR(cond, ...)                                                   \
+  do {                                                                           \
+    if (cond) {                                                                  \
+      _Pragma("omp simd") for (int64_t i = 0; i < n; i++) { __VA_ARGS__ }        \
+    } else {                                                                     \
+      for (int64_t i = 0; i < n; i++) { __VA_ARGS__ }                            \
+    }                                                                            \
+  } while (0)
+
 /* out = EXPR(x): a contiguous loop the compiler can vectorise, and a strided one */
 #define U_LOOP_GEN(OUT, STORE, ...)                                              \
   do {                                                                           \
     if (so == 1 && sa == 1) {                                                    \
-      for (int64_t i = 0; i < n; i++) {                                          \
-        const EW_CT x = EW_LD(a[i]);                                             \
-        OUT[i] = STORE(__VA_ARGS__);                                             \
-      }                                                                          \
+      EW_SIMD_FOR(EW_SAFE(OUT, a, n), const EW_CT x = EW_LD(a[i]);               \
+                  OUT[i] = STORE(__VA_ARGS__););                                 \
     } else {                                                                     \
       for (int64_t i = 0; i < n; i++) {                                          \
         const EW_CT x = EW_LD(a[i * sa]);                                        \
@@ -305,11 +318,10 @@ typedef struct {
 #define BW_LOOP_S(...)                                                           \
   do {                                                                           \
     if (so == 1 && sg == 1 && sx == 1 && sy == 1) {                              \
-      for (int64_t i = 0; i < n; i++) {                                          \
-        const int64_t ko_ = i, kg_ = i, kx_ = i, ky_ = i;                        \
-        (void)kg_; (void)kx_; (void)ky_;                                         \
-        __VA_ARGS__                                                              \
-      }                                                                          \
+      EW_SIMD_FOR(EW_SAFE(o, dy, n) && (!xs || EW_SAFE(o, xs, n)) &&             \
+                      (!ys || EW_SAFE(o, ys, n)),                                \
+                  const int64_t ko_ = i, kg_ = i, kx_ = i, ky_ = i;              \
+                  (void)kg_; (void)kx_; (void)ky_; __VA_ARGS__);                 \
     } else {                                                                     \
       for (int64_t i = 0; i < n; i++) {                                          \
         const int64_t ko_ = i * so, kg_ = i * sg, kx_ = i * sx, ky_ = i * sy;    \
@@ -325,10 +337,17 @@ typedef struct {
   do {                                                                           \
     if (mode == 0) {                                                             \
       if (so == 1 && sa == 1 && sb == 1) {                                       \
-        for (int64_t i = 0; i < n; i++) {                                        \
-          const EW_CT a = EW_LD(pa[i]), b = EW_LD(pb[i]);                        \
-          OUT[i] = STORE(__VA_ARGS__);                                           \
-        }                                                                        \
+        EW_SIMD_FOR(EW_SAFE(OUT, pa, n) && EW_SAFE(OUT, pb, n),                  \
+                    const EW_CT a = EW_LD(pa[i]), b = EW_LD(pb[i]);              \
+                    OUT[i] = STORE(__VA_ARGS__););                               \
+      } else if (so == 1 && sa == 1 && sb == 0) { /* b broadcast along the row */ \
+        const EW_CT b = EW_LD(pb[0]);                                            \
+        EW_SIMD_FOR(EW_SAFE(OUT, pa, n) && EW_SAFE(OUT, pb, 1),                  \
+                    const EW_CT a = EW_LD(pa[i]); OUT[i] = STORE(__VA_ARGS__););  \
+      } else if (so == 1 && sa == 0 && sb == 1) { /* a broadcast along the row */ \
+        const EW_CT a = EW_LD(pa[0]);                                            \
+        EW_SIMD_FOR(EW_SAFE(OUT, pa, 1) && EW_SAFE(OUT, pb, n),                  \
+                    const EW_CT b = EW_LD(pb[i]); OUT[i] = STORE(__VA_ARGS__););  \
       } else {                                                                   \
         for (int64_t i = 0; i < n; i++) {                                        \
           const EW_CT a = EW_LD(pa[i * sa]), b = EW_LD(pb[i * sb]);              \
@@ -338,10 +357,8 @@ typedef struct {
     } else if (mode == 1) {                                                      \
       const EW_CT b = kb;                                                        \
       if (so == 1 && sa == 1) {                                                  \
-        for (int64_t i = 0; i < n; i++) {                                        \
-          const EW_CT a = EW_LD(pa[i]);                                          \
-          OUT[i] = STORE(__VA_ARGS__);                                           \
-        }                                                                        \
+        EW_SIMD_FOR(EW_SAFE(OUT, pa, n), const EW_CT a = EW_LD(pa[i]);           \
+                    OUT[i] = STORE(__VA_ARGS__););                               \
       } else {                                                                   \
         for (int64_t i = 0; i < n; i++) {                                        \
           const EW_CT a = EW_LD(pa[i * sa]);                                     \
@@ -351,10 +368,8 @@ typedef struct {
     } else {                                                                     \
       const EW_CT a = ka;                                                        \
       if (so == 1 && sb == 1) {                                                  \
-        for (int64_t i = 0; i < n; i++) {                                        \
-          const EW_CT b = EW_LD(pb[i]);                                          \
-          OUT[i] = STORE(__VA_ARGS__);                                           \
-        }                                                                        \
+        EW_SIMD_FOR(EW_SAFE(OUT, pb, n), const EW_CT b = EW_LD(pb[i]);           \
+                    OUT[i] = STORE(__VA_ARGS__););                               \
       } else {                                                                   \
         for (int64_t i = 0; i < n; i++) {                                        \
           const EW_CT b = EW_LD(pb[i * sb]);                                     \

@@ -2,7 +2,8 @@
 ** ops_nn.c - nn op front-ends: softmax/log_softmax, cross_entropy, nll_loss,
 ** dropout, conv2d (im2col + gemm per group), max/avg/adaptive pools,
 ** batch_norm (composed), layer_norm, embedding and scaled dot-product
-** attention (composed). They check arguments, allocate outputs, call the
+** attention (the backend's fused kernels when it has them, else composed).
+** They check arguments, apply autocast's casts, allocate outputs, call the
 ** backend kernels and record autograd nodes with their backward formulas.
 ** Not here: the kernels themselves (backend.h) and module state (Lua).
 */

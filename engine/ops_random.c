@@ -255,9 +255,15 @@ lt_tensor *lt_multinomial(lt_tensor *probs, int64_t n, int64_t base) {
     lt_error(LT_ERR_ARG, "multinomial: number of categories cannot be zero");
     return NULL;
   }
-  int64_t total_el = rows * C;
+  int64_t total_el = rows * C, nout;
+  /* the byte counts below must not wrap: n can be anything a caller passes */
+  if (__builtin_mul_overflow(rows, n, &nout) || nout > INT64_MAX / 16 ||
+      total_el > INT64_MAX / 16) {
+    lt_error(LT_ERR_MEMORY, "multinomial: %lld samples from %lld rows of %lld categories is too large",
+             (long long)n, (long long)rows, (long long)C);
+    return NULL;
+  }
   double *p = malloc((size_t)(total_el ? total_el : 1) * sizeof *p);
-  int64_t nout = rows * n;
   int64_t *out = malloc((size_t)(nout > 0 ? nout : 1) * sizeof *out);
   if (!p || !out) {
     free(p);

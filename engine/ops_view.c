@@ -391,13 +391,12 @@ lt_tensor *lt_expand(lt_tensor *t, const int64_t *shape, int ndim) {
       return NULL;
     }
   }
-  /* a view whose element count overflows int64 would break every later op */
-  int64_t numel = 1;
+  /* a view whose element count (or contiguous strides, for empty ones)
+  ** overflows int64 would break every later op */
+  int64_t nz = 1;
   bool overflow = false;
-  for (int d = 0; d < ndim; d++) {
-    if (sh[d] == 0) { numel = 0; overflow = false; break; }
-    if (__builtin_mul_overflow(numel, sh[d], &numel)) overflow = true;
-  }
+  for (int d = 0; d < ndim; d++)
+    if (sh[d] > 0 && __builtin_mul_overflow(nz, sh[d], &nz)) overflow = true;
   if (overflow) {
     lt_error(LT_ERR_SHAPE, "expand: target sizes %s are too large (more than 2^63 elements)",
              lt_shape_str_raw(shape, ndim, b1));

@@ -6,7 +6,7 @@
 -- a sanitizer report is a bug. Does not judge error wording (see --unclear).
 --
 --   build/luatrain tests/fuzz/api_fuzz.lua [--seed N] [--iters N]
---       [--seconds S] [--verbose] [--unclear]
+--       [--seconds S] [--verbose] [--unclear] [--sweep]
 --
 -- Under AddressSanitizer set ASAN_OPTIONS=allocator_may_return_null=1: huge
 -- shapes (lt.zeros(1e12)) must come back as a Lua "out of memory" error.
@@ -15,7 +15,7 @@ local lt = require "luatrain"
 local core = assert(package.loaded["luatrain.core"])
 
 -- ---------------------------------------------------------------- options
-local opt = {seed = 1, iters = 2000, seconds = nil, verbose = false, unclear = false}
+local opt = {seed = 1, iters = 2000, seconds = nil, verbose = false, unclear = false, sweep = false}
 do
   local i = 1
   while arg and arg[i] do
@@ -25,6 +25,7 @@ do
       i = i + 2
     elseif a == "--verbose" then opt.verbose = true; i = i + 1
     elseif a == "--unclear" then opt.unclear = true; i = i + 1
+    elseif a == "--sweep" then opt.sweep = true; i = i + 1
     else error("api_fuzz: unknown argument " .. a) end
   end
 end
@@ -278,6 +279,32 @@ local function call(name, f, args, n)
     io.stderr:write(("%d %s(%s)\n"):format(calls, name, table.concat(parts, ", ")))
   end
   note(name, pcall(f, table.unpack(args, 1, n)))
+end
+
+-- --sweep: every target with one odd value at each argument position in
+-- front of plain ones (a tensor {2, 3}, then 1s): systematic, no randomness
+if opt.sweep then
+  local EDGE = {nil, 0, -1, 1e12, math.maxinteger, math.mininteger, 2^63, 0 / 0, math.huge,
+                -math.huge, 0.5, "x", "float64", {}, {2^62, 4}, {-1, -1}, true}
+  local nedge = 17
+  local all = {}
+  for _, tg in ipairs(targets) do
+    if not file_fns[tg[1]] then all[#all + 1] = tg end
+  end
+  for _, m in ipairs(methods) do all[#all + 1] = m end
+  for _, m in ipairs(metas) do all[#all + 1] = m end
+  for _, tg in ipairs(all) do
+    for pos = 1, 4 do
+      for e = 1, nedge do
+        local ok, base = pcall(lt.randn, 2, 3)
+        if not ok then base = nil end
+        local args = {base, 1, 1, 1, 1}
+        if pos > 1 and chance(0.5) then args[pos - 1] = lt.ones(2, 3) end
+        args[pos] = EDGE[e]
+        call(tg[1], tg[2], args, 4)
+      end
+    end
+  end
 end
 
 for k = 1, 12 do add_tensor(new_tensor()) end
