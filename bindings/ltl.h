@@ -37,7 +37,6 @@ struct ltL_Context {
   long long debt;           /* bytes allocated since the last GC step */
   long long threshold;      /* step when debt passes this */
   lt_device default_device;
-  bool benchmark;           /* lt.backends.benchmark (advisory) */
 };
 
 ltL_Context *ltL_getcontext(lua_State *L);

@@ -198,21 +198,33 @@ static int f_get_default_dtype(lua_State *L) {
 static int backends_index(lua_State *L) {
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "allow_tf32") == 0) lua_pushboolean(L, lt_allow_tf32());
-  else if (strcmp(k, "benchmark") == 0) lua_pushboolean(L, ltL_getcontext(L)->benchmark);
+  else if (strcmp(k, "benchmark") == 0) lua_pushboolean(L, lt_benchmark());
   else if (strcmp(k, "deterministic") == 0) lua_pushboolean(L, lt_deterministic());
-  else lua_pushnil(L);
+  else if (strcmp(k, "fused_attention") == 0) {
+    int m = lt_sdpa_fused_mode();
+    lua_pushstring(L, m == LT_SDPA_AUTO ? "auto" : m == LT_SDPA_ALWAYS ? "always" : "never");
+  } else lua_pushnil(L);
   return 1;
 }
 
 static int backends_newindex(lua_State *L) {
   const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "fused_attention") == 0) {
+    static const char *const modes[] = {"auto", "never", "always", NULL};
+    int m = luaL_checkoption(L, 3, NULL, modes);
+    lt_set_sdpa_fused_mode(m == 0 ? LT_SDPA_AUTO : m == 1 ? LT_SDPA_NEVER : LT_SDPA_ALWAYS);
+    return 0;
+  }
   if (strcmp(k, "allow_tf32") && strcmp(k, "benchmark") && strcmp(k, "deterministic"))
-    return luaL_error(L, "backends: unknown setting '%s' (allow_tf32, benchmark, deterministic)", k);
+    return luaL_error(L,
+                      "backends: unknown setting '%s' (allow_tf32, benchmark, deterministic, "
+                      "fused_attention)",
+                      k);
   if (!lua_isboolean(L, 3))
     return luaL_error(L, "backends: '%s' must be a boolean, got %s", k, luaL_typename(L, 3));
   bool v = lua_toboolean(L, 3);
   if (strcmp(k, "allow_tf32") == 0) lt_set_allow_tf32(v);
-  else if (strcmp(k, "benchmark") == 0) ltL_getcontext(L)->benchmark = v;
+  else if (strcmp(k, "benchmark") == 0) lt_set_benchmark(v);
   else lt_set_deterministic(v);
   return 0;
 }

@@ -10,6 +10,9 @@
 #include <ctype.h>
 #include <limits.h>
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_kernels.h"
@@ -118,6 +121,21 @@ static void blas_pick_core(void) {
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
+/* OpenBLAS keeps its own thread count (OPENBLAS_NUM_THREADS or the core
+** count): once the script changes lt_set_num_threads (OpenMP's max threads),
+** follow it, so one setting governs every kernel. */
+static int omp_threads_seen = -1;
+static void blas_sync_threads(void) {
+#ifdef _OPENMP
+  int n = omp_get_max_threads();
+  if (omp_threads_seen < 0) omp_threads_seen = n;
+  if (n != omp_threads_seen && !omp_in_parallel()) {
+    omp_threads_seen = n;
+    openblas_set_num_threads(n);
+  }
+#endif
+}
+
 static void one_f32(const float *a, const float *b, float *c, gemm_args g) {
   if (g.k == 0 || g.alpha == 0) { scale_f32(c, &g); return; }
   if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) { naive_f32(a, b, c, &g); return; }
@@ -185,6 +203,7 @@ lt_status lt_cpu_gemm(lt_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_
                     (long long)m, (long long)n, (long long)k, (long long)batch);
   if (m == 0 || n == 0 || batch == 0) return LT_OK;
   pthread_once(&blas_once, blas_pick_core);
+  blas_sync_threads();
   gemm_args g = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta};
   bool small = m * n * k <= LT_GEMM_SMALL;
   switch (dt) {

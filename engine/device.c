@@ -18,6 +18,8 @@ static const lt_backend *cuda_backend;
 static bool cuda_tried;
 static bool deterministic;
 static bool allow_tf32;
+static int sdpa_mode = LT_SDPA_AUTO;
+static bool benchmark_on;
 static volatile int interrupt_flag;
 static void (*cuda_set_tf32)(int);
 static void (*cuda_set_deterministic)(int);
@@ -160,6 +162,12 @@ void lt_set_allow_tf32(bool on) {
   if (cuda_set_tf32) cuda_set_tf32(on);
 }
 bool lt_allow_tf32(void) { return allow_tf32; }
+void lt_set_sdpa_fused_mode(int mode) {
+  sdpa_mode = mode < 0 ? LT_SDPA_AUTO : (mode ? LT_SDPA_ALWAYS : LT_SDPA_NEVER);
+}
+int lt_sdpa_fused_mode(void) { return sdpa_mode; }
+void lt_set_benchmark(bool on) { benchmark_on = on; }
+bool lt_benchmark(void) { return benchmark_on; }
 void lt_set_num_threads(int n) {
   if (n < 1) n = 1;
   omp_set_num_threads(n);

@@ -483,6 +483,18 @@ void lt_set_deterministic(bool on);
 bool lt_deterministic(void);
 void lt_set_allow_tf32(bool on);
 bool lt_allow_tf32(void);
+/* Fused (flash-style) attention: LT_SDPA_AUTO uses the fused kernels once
+** the composed path's score matrix would pass LT_SDPA_AUTO_BYTES (float32
+** bytes), LT_SDPA_ALWAYS / LT_SDPA_NEVER force the choice. */
+enum { LT_SDPA_AUTO = -1, LT_SDPA_NEVER = 0, LT_SDPA_ALWAYS = 1 };
+#define LT_SDPA_AUTO_BYTES (256.0 * 1048576.0)
+void lt_set_sdpa_fused_mode(int mode);
+/* lt.backends.benchmark: for shapes seen repeatedly, time the candidate
+** algorithms once (fused vs composed attention in auto mode) and cache the
+** fastest, like cudnn.benchmark. */
+void lt_set_benchmark(bool on);
+bool lt_benchmark(void);
+int lt_sdpa_fused_mode(void);
 void lt_set_num_threads(int n);
 int lt_get_num_threads(void);
 

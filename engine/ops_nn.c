@@ -8,6 +8,7 @@
 ** Not here: the kernels themselves (backend.h) and module state (Lua).
 */
 #include <math.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1516,8 +1517,75 @@ static bool sdpa_fusable(const lt_backend *be, lt_tensor *q, lt_tensor *k, lt_te
     if (k->shape[d] != q->shape[d] || v->shape[d] != q->shape[d]) return false;
   int64_t L = q->shape[nd - 2], S = k->shape[nd - 2], E = q->shape[nd - 1];
   int64_t Ev = v->shape[nd - 1];
-  return L >= 1 && S >= 1 && E >= 1 && Ev >= 1 && E <= LT_SDPA_MAX_HEAD_DIM &&
-         Ev <= LT_SDPA_MAX_HEAD_DIM;
+  if (!(L >= 1 && S >= 1 && E >= 1 && Ev >= 1 && E <= LT_SDPA_MAX_HEAD_DIM &&
+        Ev <= LT_SDPA_MAX_HEAD_DIM))
+    return false;
+  int mode = lt_sdpa_fused_mode();
+  if (mode != LT_SDPA_AUTO) return mode == LT_SDPA_ALWAYS;
+  return true;  /* supported; sdpa_prefer_fused decides in auto mode */
+}
+
+/* lt.backends.benchmark's cache for attention: one entry per call shape. */
+typedef struct {
+  lt_device dev;
+  lt_dtype dt;
+  int64_t batch, L, S, E, Ev;
+  bool causal;
+  bool fused;
+} sdpa_choice;
+static sdpa_choice sdpa_cache[64];
+static int sdpa_cache_len;
+
+static double sdpa_time_once(const lt_backend *be, lt_device dev, lt_tensor *q, lt_tensor *k,
+                             lt_tensor *v, bool causal, double scale, int mode) {
+  int saved = lt_sdpa_fused_mode();
+  lt_set_sdpa_fused_mode(mode);
+  double best = INFINITY;
+  for (int rep = 0; rep < 3; rep++) {  /* first run warms up */
+    if (be->synchronize) be->synchronize(dev.index);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lt_tensor *o = lt_scaled_dot_product_attention(q, k, v, NULL, 0, causal, scale);
+    if (be->synchronize) be->synchronize(dev.index);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!o) { best = INFINITY; break; }
+    lt_tensor_release(o);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (rep > 0 && dt < best) best = dt;
+  }
+  lt_set_sdpa_fused_mode(saved);
+  return best;
+}
+
+/* Auto mode: with lt.backends.benchmark, time both paths once per shape
+** and keep the faster; without it, the composed path while its (batch, L, S)
+** score matrix is small, the fused kernels past LT_SDPA_AUTO_BYTES. */
+static bool sdpa_prefer_fused(const lt_backend *be, lt_tensor *q, lt_tensor *k, lt_tensor *v,
+                              bool causal, double scale) {
+  int nd = q->ndim;
+  int64_t L = q->shape[nd - 2], S = k->shape[nd - 2], E = q->shape[nd - 1];
+  int64_t Ev = v->shape[nd - 1];
+  double batch = 1;
+  for (int d = 0; d < nd - 2; d++) batch *= (double)q->shape[d];
+  if (lt_sdpa_fused_mode() != LT_SDPA_AUTO) return true;
+  if (!lt_benchmark()) return batch * (double)L * (double)S * 4.0 > LT_SDPA_AUTO_BYTES;
+  lt_device dev = lt_tensor_device(q);
+  for (int i = 0; i < sdpa_cache_len; i++) {
+    sdpa_choice *c = &sdpa_cache[i];
+    if (lt_device_eq(c->dev, dev) && c->dt == q->dtype && c->batch == (int64_t)batch &&
+        c->L == L && c->S == S && c->E == E && c->Ev == Ev && c->causal == causal)
+      return c->fused;
+  }
+  bool grad = lt_grad_enabled();
+  lt_set_grad_enabled(false);
+  double tf = sdpa_time_once(be, dev, q, k, v, causal, scale, LT_SDPA_ALWAYS);
+  double tc = sdpa_time_once(be, dev, q, k, v, causal, scale, LT_SDPA_NEVER);
+  lt_set_grad_enabled(grad);
+  lt_clearerr();
+  sdpa_choice c = {dev, q->dtype, (int64_t)batch, L, S, E, Ev, causal, tf <= tc};
+  if (sdpa_cache_len < (int)(sizeof sdpa_cache / sizeof sdpa_cache[0]))
+    sdpa_cache[sdpa_cache_len++] = c;
+  return c.fused;
 }
 
 /* The fused path: backend sdpa_forward, one node whose backward is
@@ -1629,7 +1697,9 @@ lt_tensor *lt_scaled_dot_product_attention(lt_tensor *q, lt_tensor *k, lt_tensor
   if (!(scale > 0)) scale = 1.0 / sqrt((double)(E > 0 ? E : 1));
   const lt_backend *be = lt_backend_of(op, q);
   if (!be) return NULL;
-  if (sdpa_fusable(be, q, k, v, mask, dropout_p)) return sdpa_fused(be, q, k, v, is_causal, scale);
+  if (sdpa_fusable(be, q, k, v, mask, dropout_p) &&
+      sdpa_prefer_fused(be, q, k, v, is_causal, scale))
+    return sdpa_fused(be, q, k, v, is_causal, scale);
   lt_tensor *tmp[10] = {0};
   lt_tensor *out = NULL;
   lt_tensor *kt = tmp[0] = lt_transpose(k, k->ndim - 2, k->ndim - 1);

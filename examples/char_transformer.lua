@@ -6,20 +6,58 @@
 -- Text: --path FILE, or the fortunes files by default.
 -- Run: luatrain examples/char_transformer.lua --max-iters 2000 --device cuda
 --      luatrain examples/char_transformer.lua --limit-batches 30   (smoke test)
+--      luatrain examples/char_transformer.lua --config gpt-char --device cuda --precision bf16
+--        (the bench/gpu/gpt_char.lua model: 6 layers, 6 heads, 384 channels,
+--        context 256, batch 64, dropout 0; flags given after it still win)
 local lt = require "luatrain"
 local nn, optim, data = lt.nn, lt.optim, lt.data
 local F = nn.functional
 
-local args = lt.args{
+local defaults = {
   path = "", block_size = 64, batch_size = 32, n_layer = 4, n_head = 4, n_embd = 128,
   dropout = 0.1, lr = 1e-3, min_lr = 1e-4, weight_decay = 0.1, warmup = 100,
   max_iters = 2000, eval_interval = 250, eval_iters = 20, grad_clip = 1.0,
   limit_batches = 0, device = "auto", seed = 1337,
   sample_len = 300, temperature = 0.8, top_k = 10, prompt = "\n",
+  config = "", precision = "fp32",
 }
+-- named configurations: new defaults, which options on the command line override
+local CONFIGS = {
+  ["gpt-char"] = {n_layer = 6, n_head = 6, n_embd = 384, block_size = 256, batch_size = 64,
+                  dropout = 0.0},
+}
+for i, a in ipairs(arg or {}) do
+  local name = a:match("^%-%-config=(.*)$") or (a == "--config" and arg[i + 1])
+  if name and name ~= "" then
+    if not CONFIGS[name] then
+      error(("--config: unknown configuration '%s' (known: gpt-char)"):format(name), 0)
+    end
+    for k, v in pairs(CONFIGS[name]) do defaults[k] = v end
+  end
+end
+local args = lt.args(defaults, {help = {
+  config = "named configuration: gpt-char (6 layers, 6 heads, 384 channels, context 256, batch 64)",
+  precision = "fp32, tf32 (TF32 matrix products) or bf16 (lt.autocast)",
+  device = "auto (cuda when a GPU answers), cpu, cuda or cuda:N",
+}})
 lt.seed_everything(args.seed)
 local device = args.device
 if device == "auto" then device = lt.cuda.is_available() and "cuda" or "cpu" end
+if device:match("^cuda") and not lt.cuda.is_available() then
+  error("--device " .. device .. ": no GPU answers (lt.cuda.is_available() is false)", 0)
+end
+if args.precision ~= "fp32" and args.precision ~= "tf32" and args.precision ~= "bf16" then
+  error(("--precision must be fp32, tf32 or bf16, got '%s'"):format(args.precision), 0)
+end
+if args.precision == "bf16" and type(lt.autocast) ~= "function" then
+  error("--precision bf16 needs lt.autocast, which this luatrain does not have", 0)
+end
+lt.backends.allow_tf32 = args.precision == "tf32"
+-- bf16: forward passes run under autocast (a nil guard closes nothing)
+local function autocast()
+  if args.precision == "bf16" then return lt.autocast("bfloat16") end
+  return nil
+end
 local max_iters = args.max_iters
 if args.limit_batches > 0 then
   max_iters = args.limit_batches
@@ -105,6 +143,7 @@ local scheduler = sched.SequentialLR(optimizer, {
 local function estimate_loss()
   model:eval()
   local _ <close> = lt.no_grad()
+  local _ <close> = autocast()
   local out = {}
   for name, ds in pairs({train = train_set, val = val_set}) do
     local s = 0
@@ -132,7 +171,11 @@ for it = 0, max_iters do
   if it == max_iters then break end
   local x, y = train_set:batch(args.batch_size, {device = device})
   optimizer:zero_grad()
-  local _, loss = model(x, y)
+  local loss
+  do
+    local _ <close> = autocast()
+    loss = select(2, model(x, y))
+  end
   loss:backward()
   nn.utils.clip_grad_norm_(model:parameters(), args.grad_clip)
   optimizer:step()
@@ -152,6 +195,7 @@ end
 local function generate(idx, n, temperature, top_k)
   model:eval()
   local _ <close> = lt.no_grad()
+  local _ <close> = autocast()
   for _ = 1, n do
     local T = idx:size(2)
     local ctx = T > args.block_size and idx:narrow(2, T - args.block_size + 1, args.block_size) or idx

@@ -3,14 +3,32 @@
 -- about 0.915 test accuracy (target >= 0.91).
 -- Run: luatrain examples/fashion_mnist_cnn.lua --epochs 5
 --      luatrain examples/fashion_mnist_cnn.lua --epochs 1 --limit-batches 20   (smoke test)
+--      luatrain examples/fashion_mnist_cnn.lua --device cuda --precision bf16  (bf16 autocast)
 local lt = require "luatrain"
 local nn, optim, data = lt.nn, lt.optim, lt.data
 
-local args = lt.args{epochs = 5, lr = 1e-3, batch_size = 128, limit_batches = 0,
-                     seed = 0, device = "auto", root = ""}
+local args = lt.args({epochs = 5, lr = 1e-3, batch_size = 128, limit_batches = 0,
+                      seed = 0, device = "auto", root = "", precision = "fp32"},
+                     {help = {precision = "fp32, tf32 (TF32 matrix products) or bf16 (lt.autocast)",
+                              device = "auto (cuda when a GPU answers), cpu, cuda or cuda:N"}})
 lt.seed_everything(args.seed)
 local device = args.device
 if device == "auto" then device = lt.cuda.is_available() and "cuda" or "cpu" end
+if device:match("^cuda") and not lt.cuda.is_available() then
+  error("--device " .. device .. ": no GPU answers (lt.cuda.is_available() is false)", 0)
+end
+if args.precision ~= "fp32" and args.precision ~= "tf32" and args.precision ~= "bf16" then
+  error(("--precision must be fp32, tf32 or bf16, got '%s'"):format(args.precision), 0)
+end
+if args.precision == "bf16" and type(lt.autocast) ~= "function" then
+  error("--precision bf16 needs lt.autocast, which this luatrain does not have", 0)
+end
+lt.backends.allow_tf32 = args.precision == "tf32"
+-- bf16: the forward passes run under autocast (a nil guard closes nothing)
+local function autocast()
+  if args.precision == "bf16" then return lt.autocast("bfloat16") end
+  return nil
+end
 
 local root = args.root ~= "" and args.root or nil
 local train_loader = data.DataLoader(data.FashionMNIST{split = "train", root = root},
@@ -36,6 +54,7 @@ local optimizer = optim.Adam(model:parameters(), {lr = args.lr})
 local function evaluate(limit)
   model:eval()
   local _ <close> = lt.no_grad()
+  local _ <close> = autocast()
   local correct, total, nb = 0, 0, 0
   for xb, yb in test_loader:iter() do
     xb, yb = xb:to(device), yb:to(device):view(-1)
@@ -53,7 +72,11 @@ for epoch = 1, args.epochs do
   for xb, yb in train_loader:iter() do
     xb, yb = xb:to(device), yb:to(device):view(-1)
     optimizer:zero_grad()
-    local loss = criterion(model(xb), yb)
+    local loss
+    do
+      local _ <close> = autocast()
+      loss = criterion(model(xb), yb)
+    end
     loss:backward()
     optimizer:step()
     sum, n = sum + loss:item(), n + 1

@@ -43,7 +43,11 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 }
 
 static void on_signal(int sig) {
-  if (++n_signals >= 2) signal(sig, SIG_DFL);  /* a second one kills */
+  if (++n_signals >= 2) {  /* a second one kills (re-raised once the handler returns) */
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
   lt_set_interrupt(1);
   lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }

@@ -63,6 +63,9 @@ end
 local TOL = {float64 = 1e-10, float32 = 2e-4, bfloat16 = 3e-2, float16 = 5e-3}
 
 describe("fused attention on cuda #cuda", function()
+  -- these specs compare the two paths: force the fused one where it applies
+  setup(function() lt.backends.fused_attention = "always" end)
+  teardown(function() lt.backends.fused_attention = "auto" end)
   local shapes = {
     {2, 3, 5, 7, 4, 3},        -- L < S, tiny heads
     {1, 2, 9, 4, 8, 5},        -- L > S
@@ -108,6 +111,8 @@ describe("fused attention on cuda #cuda", function()
 end)
 
 describe("autocast on cuda #cuda", function()
+  setup(function() lt.backends.fused_attention = "always" end)
+  teardown(function() lt.backends.fused_attention = "auto" end)
   it("runs matmul, linear and attention in the autocast dtype", function()
     if skip() then return end
     lt.manual_seed(5)

@@ -76,6 +76,7 @@ sync()
 local wall = lt.time() - t0
 local last = loss:item()
 local epoch_s = wall / nb * per_epoch
+local peak = is_cuda and lt.cuda.max_memory_allocated() or 0   -- training's peak, before evaluation
 
 model:eval()
 local correct, total = 0, 0
@@ -102,5 +103,5 @@ print(("RESULT cnn_batches %d"):format(nb))
 print(("RESULT cnn_epoch_s %.4f"):format(epoch_s))
 print(("RESULT cnn_test_acc %.4f"):format(correct / total))
 if is_cuda then
-  print(("RESULT cnn_peak_mib %.1f"):format(lt.cuda.max_memory_allocated() / 2 ^ 20))
+  print(("RESULT cnn_peak_mib %.1f"):format(peak / 2 ^ 20))
 end

@@ -73,8 +73,12 @@ def main():
     if is_cuda:
         torch.cuda.reset_peak_memory_stats()
     root = a.root or default_root()
-    X, Y = load(root, "train", dev)
-    Xt, Yt = load(root, "t10k", dev)
+    try:
+        X, Y = load(root, "train", dev)
+        Xt, Yt = load(root, "t10k", dev)
+    except (OSError, ValueError) as e:
+        print("cnn_epoch_torch: cannot read Fashion-MNIST from %s: %s" % (root, e))
+        sys.exit(1)
     n, bs = X.shape[0], a.batch_size
     per_epoch = n // bs
 
@@ -112,6 +116,7 @@ def main():
     wall = time.perf_counter() - t0
     last = loss.item()
     epoch_s = wall / nb * per_epoch
+    peak = torch.cuda.max_memory_allocated() if is_cuda else 0   # training's peak, before evaluation
 
     model.eval()
     correct = total = 0
@@ -135,7 +140,7 @@ def main():
     print("RESULT cnn_epoch_s %.4f" % epoch_s)
     print("RESULT cnn_test_acc %.4f" % (correct / total))
     if is_cuda:
-        print("RESULT cnn_peak_mib %.1f" % (torch.cuda.max_memory_allocated() / 2**20))
+        print("RESULT cnn_peak_mib %.1f" % (peak / 2**20))
     sys.stdout.flush()
 
 

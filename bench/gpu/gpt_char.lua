@@ -96,7 +96,7 @@ local function run_mode(mode)
   if is_cuda then lt.cuda.reset_peak_memory_stats() end
   for _ = 1, a.warmup do iteration(bf16) end
   sync()
-  local n, loss = 0, nil
+  local n, loss = 0
   local t0 = lt.time()
   repeat
     loss = iteration(bf16)

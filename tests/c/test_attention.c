@@ -270,6 +270,9 @@ static void test_autocast_dtypes(void) {
 }
 
 int main(void) {
+  /* these tests compare the two paths: force the fused one where it applies
+  ** (auto mode picks by size, see test_auto_mode) */
+  lt_set_sdpa_fused_mode(LT_SDPA_ALWAYS);
   test_fused_vs_composed();
   test_half_inputs();
   test_lse();

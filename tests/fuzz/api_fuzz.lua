@@ -293,15 +293,26 @@ if opt.sweep then
   end
   for _, m in ipairs(methods) do all[#all + 1] = m end
   for _, m in ipairs(metas) do all[#all + 1] = m end
+  local bases = {
+    function() return lt.randn(2, 3) end,
+    function() return lt.randint(0, 3, {2, 3}) end,
+    function() return lt.zeros(0) end,
+    function() return lt.tensor(2.5) end,
+    function() return lt.rand(3):gt(0.5) end,
+    function() return lt.randn(2, 3, {requires_grad = true}) * 1 end,
+    function() local t = lt.ones(2); t:free(); return t end,
+  }
   for _, tg in ipairs(all) do
-    for pos = 1, 4 do
-      for e = 1, nedge do
-        local ok, base = pcall(lt.randn, 2, 3)
-        if not ok then base = nil end
-        local args = {base, 1, 1, 1, 1}
-        if pos > 1 and chance(0.5) then args[pos - 1] = lt.ones(2, 3) end
-        args[pos] = EDGE[e]
-        call(tg[1], tg[2], args, 4)
+    for b = 1, #bases do
+      for pos = 1, 4 do
+        for e = 1, nedge do
+          local ok, base = pcall(bases[b])
+          if not ok then base = nil end
+          local args = {base, 1, 1, 1, 1}
+          if pos > 1 and chance(0.5) then args[pos - 1] = bases[b]() end
+          args[pos] = EDGE[e]
+          call(tg[1], tg[2], args, 4)
+        end
       end
     end
   end

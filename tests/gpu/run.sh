@@ -45,7 +45,7 @@ if [ -x "$BUILD/luatrain" ]; then
     step suite 150 "busted --lua=$BUILD/luatrain tests"
   fi
   step examples 90 "ok=0; for f in examples/*.lua; do [ -f \"\$f\" ] || continue; echo \"--- \$f\"; a=''; grep -q epochs \"\$f\" && a='--epochs 1'; (cd examples && timeout 30 ../$BUILD/luatrain --device cuda \$(basename \$f) \$a) || { echo \"FAILED \$f\"; ok=1; }; done; exit \$ok"
-  step bench 120 "BUILD=$BUILD sh bench/gpu/run.sh"
+  step bench 160 "BUILD=$BUILD sh bench/gpu/run.sh"
 else
   echo "no $BUILD/luatrain: skipping specs, examples, benchmarks"
   FAILED=$((FAILED + 1))
