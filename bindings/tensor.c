@@ -724,6 +724,8 @@ static int t_newindex(lua_State *L) {
     lt_tensor *g = NULL;
     if (!lua_isnil(L, 3)) {
       g = ltL_checktensor(L, 3);
+      if (g == t)  /* would be a reference cycle, and backward would add into t itself */
+        return luaL_error(L, "grad: a tensor cannot be assigned as its own gradient");
       if (g->ndim != t->ndim || memcmp(g->shape, t->shape, sizeof(int64_t) * t->ndim) != 0) {
         char a[128], b[128];
         return luaL_error(L, "grad: assigned gradient has shape %s but the tensor has shape %s",

@@ -545,9 +545,9 @@ static lt_tensor *pad_dim_indexed(lt_tensor *t, int dim, int64_t l, int64_t r, b
              (long long)l, (long long)r, (long long)size, dim + 1);
     return NULL;
   }
-  int64_t *ix = malloc((size_t)(m > 0 ? m : 1) * sizeof *ix);
+  int64_t *ix = m > INT64_MAX / 16 ? NULL : malloc((size_t)(m > 0 ? m : 1) * sizeof *ix);
   if (!ix) {
-    lt_error(LT_ERR_MEMORY, "pad: out of host memory");
+    lt_error(LT_ERR_MEMORY, "pad: out of host memory (padded size %lld)", (long long)m);
     return NULL;
   }
   for (int64_t k = 0; k < m; k++) {
@@ -589,7 +589,14 @@ lt_tensor *lt_pad(lt_tensor *a, const int64_t *pads, int npads, const char *mode
   memcpy(sh, a->shape, sizeof sh);
   for (int k = 0; k < npads / 2; k++) {
     int d = a->ndim - 1 - k;
-    sh[d] = a->shape[d] + pads[2 * k] + pads[2 * k + 1];
+    /* bounded pads keep -pad and the sums below free of int64 overflow */
+    if (pads[2 * k] < -(INT64_MAX / 4) || pads[2 * k] > INT64_MAX / 4 ||
+        pads[2 * k + 1] < -(INT64_MAX / 4) || pads[2 * k + 1] > INT64_MAX / 4 ||
+        __builtin_add_overflow(a->shape[d], pads[2 * k] + pads[2 * k + 1], &sh[d])) {
+      lt_error(LT_ERR_SHAPE, "pad: padding (%lld, %lld) of dim %d is too large",
+               (long long)pads[2 * k], (long long)pads[2 * k + 1], d + 1);
+      return NULL;
+    }
     if (sh[d] < 0) {
       lt_error(LT_ERR_SHAPE, "pad: the padded size of dim %d would be %lld", d + 1,
                (long long)sh[d]);

@@ -15,8 +15,12 @@ OUT=${TMPDIR:-/tmp}/lt-gpu-bench.$$
 mkdir -p "$OUT"
 : > "$OUT/lt.txt"
 : > "$OUT/torch.txt"
+# PYTHON, else python3 when it has torch (the GPU machine's), else bench/.venv's
 PY=${PYTHON:-python3}
-[ -z "${PYTHON:-}" ] && [ -x bench/.venv/bin/python ] && PY=bench/.venv/bin/python
+if [ -z "${PYTHON:-}" ] && [ -x bench/.venv/bin/python ] &&
+   ! python3 -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)" 2>/dev/null; then
+  PY=bench/.venv/bin/python
+fi
 export PYTHONUNBUFFERED=1
 LTBIN=$BUILD/luatrain
 LINEBUF="io.stdout:setvbuf('line')"   # run first (-e): a luatrain killed by its cap keeps its lines
@@ -62,7 +66,7 @@ CNN_ARGS="--time-limit 12"
 # shellcheck disable=SC2086 # CNN_ARGS is a list of words
 step cnn_epoch_torch.py 30 "$OUT/torch.txt" "$PY" bench/gpu/cnn_epoch_torch.py $CNN_ARGS
 
-# GPT-char: 3 warm-up + up to 10 timed iterations (at most 4 s) per precision
+# GPT-char: 2 warm-up + up to 10 timed iterations (at most 4 s) per precision
 [ -n "$HAVE_LT" ] && step gpt_char.lua 35 "$OUT/lt.txt" "$LTBIN" -e "$LINEBUF" bench/gpu/gpt_char.lua --iters 10 --warmup 2 --time-limit 4
 step gpt_char_torch.py 35 "$OUT/torch.txt" "$PY" bench/gpu/gpt_char_torch.py --iters 10 --warmup 2 --time-limit 4
 
@@ -112,7 +116,9 @@ gpt_fp32_peak_mib|GPT-char fp32 peak memory (MiB)|time
 gpt_tf32_peak_mib|GPT-char tf32 peak memory (MiB)|time
 gpt_bf16_peak_mib|GPT-char bf16 peak memory (MiB)|time
 EOF
-grep -h -E '^info: cnn_epoch timed|^(bf16|fp32|tf32|compile): ' "$OUT/lt.txt" "$OUT/torch.txt" | sed 's/^/note: /'
+NOTES='^info: cnn_epoch (timed|accuracy on)|^(bf16|fp32|tf32|compile): |: (TIMEOUT|FAILED|skipped)'
+grep -E "$NOTES" "$OUT/lt.txt" | sed 's/^/note (luatrain): /'
+grep -E "$NOTES" "$OUT/torch.txt" | sed 's/^/note (torch): /'
 echo "steps failed or timed out: $FAILED"
 rm -rf "$OUT"
 exit "$FAILED"
