@@ -33,19 +33,27 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 step check_backend 90 "cc -O1 -std=c11 -Iengine tests/gpu/check_backend.c -o $BUILD/check_backend -ldl -lm && $BUILD/check_backend $BUILD/luatrain_cuda.so"
 step ctests 60 "ok=0; for t in $BUILD/tests/test_*; do [ -x \"\$t\" ] || continue; \"\$t\" || ok=1; done; exit \$ok"
+# Budgets (seconds) can be shortened for a short lease: T_SPECS, T_SUITE
+# (0 skips the CPU suite), T_EXAMPLES, T_CNN (0 skips the CNN accuracy run),
+# T_BENCH (passed to bench/gpu/run.sh as BENCH_BUDGET).
+T_SPECS=${T_SPECS:-120}; T_SUITE=${T_SUITE:-150}; T_EXAMPLES=${T_EXAMPLES:-90}
+T_CNN=${T_CNN:-120}; T_BENCH=${T_BENCH:-160}
 if [ -x "$BUILD/luatrain" ]; then
   if command -v busted >/dev/null 2>&1; then
-    step cuda_spec 90 "busted --lua=$BUILD/luatrain -o TAP tests/cuda_spec.lua"
-  else  # no busted on the GPU box: the tiny stand-in runs the same spec
-    step cuda_spec 90 "$BUILD/luatrain tests/gpu/mini_busted.lua tests/cuda_spec.lua"
+    # every spec tagged cuda, in every spec file (parity, amp, determinism...)
+    step cuda_specs "$T_SPECS" "busted --lua=$BUILD/luatrain -o utfTerminal --tags=cuda tests"
+  else  # no busted on the GPU box: the tiny stand-in runs the CUDA spec files
+    step cuda_specs "$T_SPECS" "$BUILD/luatrain tests/gpu/mini_busted.lua tests/cuda_spec.lua tests/cuda_amp_spec.lua tests/determinism_spec.lua"
   fi
-  if [ -f scripts/run-tests.sh ]; then
-    step suite 150 "BUILD=$BUILD sh scripts/run-tests.sh"
-  else
-    step suite 150 "busted --lua=$BUILD/luatrain tests"
+  if [ "$T_SUITE" -gt 0 ]; then
+    step suite "$T_SUITE" "BUILD=$BUILD sh scripts/run-tests.sh"
   fi
-  step examples 90 "ok=0; for f in examples/*.lua; do [ -f \"\$f\" ] || continue; echo \"--- \$f\"; a=''; grep -q epochs \"\$f\" && a='--epochs 1'; (cd examples && timeout 30 ../$BUILD/luatrain --device cuda \$(basename \$f) \$a) || { echo \"FAILED \$f\"; ok=1; }; done; exit \$ok"
-  step bench 160 "BUILD=$BUILD sh bench/gpu/run.sh"
+  step examples "$T_EXAMPLES" "ok=0; for f in examples/*.lua examples/custom_module/train.lua; do [ -f \"\$f\" ] || continue; echo \"--- \$f\"; a=''; grep -q epochs \"\$f\" && a='--epochs 1'; grep -q limit_batches \"\$f\" && a=\"\$a --limit-batches 50\"; (cd \$(dirname \$f) && timeout 40 \$OLDPWD/$BUILD/luatrain --device cuda \$(basename \$f) \$a) || { echo \"FAILED \$f\"; ok=1; }; done; exit \$ok"
+  if [ "$T_CNN" -gt 0 ]; then
+    # the CNN example's accuracy goal (>= 0.91) on the GPU
+    step cnn_accuracy "$T_CNN" "cd examples && ../$BUILD/luatrain fashion_mnist_cnn.lua --device cuda --epochs ${CNN_EPOCHS:-5}"
+  fi
+  step bench "$T_BENCH" "BENCH_BUDGET=$((T_BENCH - 10)) BUILD=$BUILD sh bench/gpu/run.sh"
 else
   echo "no $BUILD/luatrain: skipping specs, examples, benchmarks"
   FAILED=$((FAILED + 1))
