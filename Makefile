@@ -108,7 +108,7 @@ sanitize: deps
 	  BUILD=build-asan SANITIZE=1 sh scripts/run-tests.sh
 
 bench: all
-	sh bench/run.sh
+	BUILD=$(BUILD) sh bench/run.sh
 
 lint:
 	luacheck lua examples tests bench
