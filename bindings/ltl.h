@@ -34,8 +34,9 @@ struct ltL_Context {
   lua_State *mainL;
   lua_State *curL;          /* thread running lt_backward (custom functions) */
   ltL_handle *handle;
-  long long debt;           /* bytes allocated since the last GC step */
-  long long threshold;      /* step when debt passes this */
+  long long debt;           /* net tensor bytes alive (all devices) */
+  long long live_after_gc;  /* `debt` right after the last full collection */
+  long long threshold;      /* minimum growth that triggers a collection */
   lt_device default_device;
 };
 

@@ -218,6 +218,32 @@ typedef struct lt_backend {
                              const void *k, const void *v, const void *out, const void *lse,
                              lt_dtype dt, int64_t bh, int64_t L, int64_t S, int64_t E,
                              int64_t Ev, double scale, bool causal);
+
+  /* --- fused batch norm (optional: with any of the three NULL the engine
+     composes batch_norm from reductions and elementwise ops). x, y, dy, dx
+     are contiguous (N, C, HW) of dtype dt (f32/f64/bf16/f16); w, b,
+     running_mean, running_var are contiguous (C) of dtype dt, NULL meaning
+     w = 1, b = 0, no running stats; mean, invstd are (C) float32 (float64
+     when dt is f64). M = N * HW values per channel; sums in double.
+     stats, training: mean = sum(x) / M, var = sum((x - mean)^2) / M (biased),
+       invstd = 1 / sqrt(var + eps); then, when given, in place:
+       running_mean = (1 - momentum) * running_mean + momentum * mean,
+       running_var = (1 - momentum) * running_var + momentum * var * M / (M - 1).
+     stats, eval: mean = running_mean, invstd = 1 / sqrt(running_var + eps). */
+  lt_status (*batch_norm_stats)(void *mean, void *invstd, void *running_mean, void *running_var,
+                                const void *x, lt_dtype dt, int64_t N, int64_t C, int64_t HW,
+                                bool training, double momentum, double eps);
+  /* y = (x - mean) * invstd * w + b, per channel */
+  lt_status (*batch_norm_forward)(void *y, const void *x, const void *mean, const void *invstd,
+                                  const void *w, const void *b, lt_dtype dt, int64_t N,
+                                  int64_t C, int64_t HW);
+  /* xhat = (x - mean) * invstd. db = sum(dy), dw = sum(dy * xhat) per channel
+     (overwritten; either may be NULL); dx (may be NULL) =
+     w * invstd * (dy - db / M - xhat * dw / M) when training (the batch
+     stats depend on x), w * invstd * dy in eval. */
+  lt_status (*batch_norm_backward)(void *dx, void *dw, void *db, const void *dy, const void *x,
+                                   const void *mean, const void *invstd, const void *w,
+                                   lt_dtype dt, int64_t N, int64_t C, int64_t HW, bool training);
 } lt_backend;
 
 #define LT_SDPA_MAX_HEAD_DIM 128

@@ -50,4 +50,7 @@ const lt_backend lt_cpu_backend = {
   .rmsprop_step = lt_cpu_rmsprop_step,
   .sdpa_forward = lt_cpu_sdpa_forward,
   .sdpa_backward = lt_cpu_sdpa_backward,
+  .batch_norm_stats = lt_cpu_batch_norm_stats,
+  .batch_norm_forward = lt_cpu_batch_norm_forward,
+  .batch_norm_backward = lt_cpu_batch_norm_backward,
 };

@@ -2,7 +2,8 @@
 ** cpu_kernels.h - the CPU backend's kernels, one prototype per entry of
 ** lt_backend (backend.h). cpu_backend.c assembles them into lt_cpu_backend.
 ** Files: cpu_memory.c cpu_elementwise.c cpu_reduce.c cpu_random.c cpu_optim.c
-** (group A), cpu_gemm.c cpu_index.c cpu_nn.c cpu_conv.c (group B).
+** (group A), cpu_gemm.c cpu_index.c cpu_nn.c cpu_conv.c (group B),
+** cpu_attention.c, cpu_batchnorm.c.
 */
 #ifndef LT_CPU_KERNELS_H
 #define LT_CPU_KERNELS_H
@@ -94,5 +95,18 @@ lt_status lt_cpu_sdpa_backward(void *dq, void *dk, void *dv, const void *dout, c
                                const void *k, const void *v, const void *out, const void *lse,
                                lt_dtype dt, int64_t bh, int64_t L, int64_t S, int64_t E,
                                int64_t Ev, double scale, bool causal);
+
+/* cpu_batchnorm.c */
+lt_status lt_cpu_batch_norm_stats(void *mean, void *invstd, void *running_mean,
+                                  void *running_var, const void *x, lt_dtype dt, int64_t N,
+                                  int64_t C, int64_t HW, bool training, double momentum,
+                                  double eps);
+lt_status lt_cpu_batch_norm_forward(void *y, const void *x, const void *mean, const void *invstd,
+                                    const void *w, const void *b, lt_dtype dt, int64_t N,
+                                    int64_t C, int64_t HW);
+lt_status lt_cpu_batch_norm_backward(void *dx, void *dw, void *db, const void *dy, const void *x,
+                                     const void *mean, const void *invstd, const void *w,
+                                     lt_dtype dt, int64_t N, int64_t C, int64_t HW,
+                                     bool training);
 
 #endif

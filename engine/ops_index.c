@@ -497,8 +497,11 @@ lt_tensor *lt_one_hot(lt_tensor *index, int64_t num_classes, int64_t base) {
     lt_status st = mx ? lt_item(mx, &v) : lt_errcode();
     lt_tensor_release(mx);
     if (st) return NULL;
-    num_classes = (int64_t)v - base + 1;
-    if (num_classes < 1) num_classes = 1;
+    if (!(v < 4611686018427387904.0)) {  /* 2^62: (int64_t)v must stay defined */
+      lt_error(LT_ERR_ARG, "one_hot: the largest index %.17g is too large", v);
+      return NULL;
+    }
+    num_classes = v < (double)base ? 1 : (int64_t)v - base + 1;
   }
   if (check_range(op, be, index, index->ndim, num_classes, base)) return NULL;
   int64_t sh[LT_MAX_DIMS];

@@ -1,7 +1,7 @@
 /*
 ** ops_nn.c - nn op front-ends: softmax/log_softmax, cross_entropy, nll_loss,
 ** dropout, conv2d (im2col + gemm per group), max/avg/adaptive pools,
-** batch_norm (composed), layer_norm, embedding and scaled dot-product
+** batch_norm (fused backend kernels, else composed), layer_norm, embedding and scaled dot-product
 ** attention (the backend's fused kernels when it has them, else composed).
 ** They check arguments, apply autocast's casts, allocate outputs, call the
 ** backend kernels and record autograd nodes with their backward formulas.
@@ -1092,7 +1092,123 @@ lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t oh, int64_t ow) {
 
 /* ---------------------------------------------------------------- batch norm */
 
-/* Composed from reductions and elementwise ops, so autograd is automatic:
+/* saved: x (contiguous), mean, invstd (C; float32, float64 for f64 x), w
+** when i[4]; i = {N, C, HW, training, has_w}. One backend call gives dx,
+** dw and db (formulas in backend.h). */
+static lt_status batch_norm_backward(lt_node *n, lt_tensor **gout, lt_tensor **gin) {
+  lt_tensor *x = lt_node_saved(n, 0), *mean = lt_node_saved(n, 1), *invstd = lt_node_saved(n, 2);
+  lt_tensor *w = n->i[4] ? lt_node_saved(n, 3) : NULL;
+  if (!x || !mean || !invstd || (n->i[4] && !w)) return lt_errcode();
+  const char *op = "batch_norm_backward";
+  const lt_backend *be = BACKEND(op, x, batch_norm_backward);
+  if (!be) return lt_errcode();
+  int64_t N = n->i[0], C = n->i[1], HW = n->i[2];
+  bool training = n->i[3] != 0;
+  bool nx = lt_node_needs_grad(n, 0), nw = lt_node_needs_grad(n, 1), nb = lt_node_needs_grad(n, 2);
+  lt_tensor *dy = grad_contig(gout[0], x->dtype);
+  if (!dy) return lt_errcode();
+  lt_device dev = lt_tensor_device(x);
+  lt_tensor *dx = NULL, *dw = NULL, *db = NULL;
+  lt_status st = LT_OK;
+  if (nx && !(dx = lt_tensor_alloc(x->shape, x->ndim, x->dtype, dev))) st = lt_errcode();
+  if (!st && nw && !(dw = lt_tensor_alloc(n->meta[1].shape, n->meta[1].ndim, x->dtype, dev)))
+    st = lt_errcode();
+  if (!st && nb && !(db = lt_tensor_alloc(n->meta[2].shape, n->meta[2].ndim, x->dtype, dev)))
+    st = lt_errcode();
+  if (!st && N * HW == 0) {  /* empty batch: zero gradients for w and b */
+    lt_view v;
+    if (dw) { v = lt_view_of(dw); st = be->fill(&v, 0); }
+    if (!st && db) { v = lt_view_of(db); st = be->fill(&v, 0); }
+  } else if (!st && C > 0) {
+    st = be->batch_norm_backward(dx ? dptr(dx) : NULL, dw ? dptr(dw) : NULL,
+                                 db ? dptr(db) : NULL, dptr(dy), dptr(x), dptr(mean),
+                                 dptr(invstd), w ? dptr(w) : NULL, x->dtype, N, C, HW, training);
+  }
+  lt_tensor_release(dy);
+  if (st) {
+    lt_tensor_release(dx);
+    lt_tensor_release(dw);
+    lt_tensor_release(db);
+    return st;
+  }
+  gin[0] = dx;
+  gin[1] = dw;
+  gin[2] = db;
+  return LT_OK;
+}
+
+/* The backend's fused kernels apply when it has all three and every given
+** parameter / running stat is a contiguous tensor of x's dtype. */
+static bool batch_norm_fusable(const lt_backend *be, lt_tensor *x, lt_tensor *const *params) {
+  if (!be || !be->batch_norm_stats || !be->batch_norm_forward || !be->batch_norm_backward ||
+      !be->fill)
+    return false;
+  if (x->dtype != LT_DTYPE_F32 && x->dtype != LT_DTYPE_F64 && x->dtype != LT_DTYPE_BF16 &&
+      x->dtype != LT_DTYPE_F16)
+    return false;
+  for (int k = 0; k < 4; k++)
+    if (params[k] && (params[k]->dtype != x->dtype || !lt_is_contiguous(params[k]))) return false;
+  return true;
+}
+
+/* batch_norm through batch_norm_stats + batch_norm_forward, recording
+** NativeBatchNormBackward. Arguments are checked by lt_batch_norm. */
+static lt_tensor *batch_norm_fused(const lt_backend *be, lt_tensor *x, lt_tensor *running_mean,
+                                   lt_tensor *running_var, lt_tensor *weight, lt_tensor *bias,
+                                   bool training, double momentum, double eps) {
+  int64_t N = x->shape[0], C = x->shape[1], HW = 1;
+  for (int d = 2; d < x->ndim; d++) HW *= x->shape[d];
+  lt_dtype dt = x->dtype, sdt = dt == LT_DTYPE_F64 ? LT_DTYPE_F64 : LT_DTYPE_F32;
+  lt_device dev = lt_tensor_device(x);
+  lt_tensor *xc = lt_contiguous(x);
+  if (!xc) return NULL;
+  lt_tensor *mean = lt_tensor_alloc(&C, 1, sdt, dev);
+  lt_tensor *invstd = mean ? lt_tensor_alloc(&C, 1, sdt, dev) : NULL;
+  lt_tensor *y = invstd ? lt_tensor_alloc(x->shape, x->ndim, dt, dev) : NULL;
+  lt_status st = y ? LT_OK : lt_errcode();
+  bool upd = training && running_mean;
+  if (!st && C > 0 && (N * HW > 0 || !training)) {
+    st = be->batch_norm_stats(dptr(mean), dptr(invstd), running_mean ? dptr(running_mean) : NULL,
+                              running_var ? dptr(running_var) : NULL, dptr(xc), dt, N, C, HW,
+                              training, momentum, eps);
+    if (!st && upd) {
+      lt_bump_version(running_mean);
+      lt_bump_version(running_var);
+    }
+    if (!st && N * HW > 0)
+      st = be->batch_norm_forward(dptr(y), dptr(xc), dptr(mean), dptr(invstd),
+                                  weight ? dptr(weight) : NULL, bias ? dptr(bias) : NULL, dt, N,
+                                  C, HW);
+  }
+  if (!st) {
+    lt_tensor *ins[3] = {xc, weight, bias};
+    bool failed;
+    lt_node *n = record("NativeBatchNormBackward", batch_norm_backward, ins, 3, &y, &failed);
+    if (failed) st = lt_errcode();
+    if (n) {
+      n->i[0] = N;
+      n->i[1] = C;
+      n->i[2] = HW;
+      n->i[3] = training;
+      n->i[4] = weight != NULL;
+      lt_node_save(n, 0, xc);
+      lt_node_save(n, 1, mean);
+      lt_node_save(n, 2, invstd);
+      if (weight) lt_node_save(n, 3, weight);
+    }
+  }
+  lt_tensor_release(xc);
+  lt_tensor_release(mean);
+  lt_tensor_release(invstd);
+  if (st) {
+    lt_tensor_release(y);
+    return NULL;
+  }
+  return y;
+}
+
+/* With the backend's fused kernels (batch_norm_fused), else composed from
+** reductions and elementwise ops, so autograd is automatic:
 ** training: mean, biased var over (N, ...) per channel, y = (x - mean) *
 ** rsqrt(var + eps) * w + b, running stats updated in place under no grad
 ** with the unbiased variance; eval: the running stats. */
@@ -1141,6 +1257,10 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *running_mean, lt_tensor *runni
              "size %s", op, lt_shape_str(x, sa));
     return NULL;
   }
+  const lt_backend *fbe = lt_backend_for(lt_tensor_device(x));
+  if (batch_norm_fusable(fbe, x, params))
+    return batch_norm_fused(fbe, x, running_mean, running_var, weight, bias, training, momentum,
+                            eps);
   int64_t bshape[LT_MAX_DIMS];
   int dims[LT_MAX_DIMS], ndims = 0;
   for (int d = 0; d < nd; d++) {

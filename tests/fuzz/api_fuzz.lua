@@ -174,6 +174,27 @@ function gen_value(depth)
   return pick{lt.json.null, coroutine.create(print), function() return lt.ones(2) end, io.stdout}
 end
 
+-- Arguments that often pass the argument checks, so calls reach the kernels
+-- and autograd: dims, same-shape or broadcastable tensors, valid options.
+local function plausible(self)
+  local r = rnd() % 10
+  if r <= 2 then return pick{1, 2, -1, 1, 0, 3} end
+  if r <= 5 and lt.is_tensor(self) then
+    local ok, t = pcall(function()
+      local k = rnd() % 4
+      if k == 0 then return self:detach():clone() end
+      if k == 1 then return lt.randn(self.shape):to(pick(DTYPES)) end
+      if k == 2 then return lt.randint(1, 3, self.shape) end
+      return lt.rand(self.shape):gt(0.5)
+    end)
+    if ok then return t end
+  end
+  if r == 6 then return {keepdim = chance(0.5)} end
+  if r == 7 then return pick{0.5, 2, 1e-3} end
+  if r == 8 then return nil end
+  return #pool > 0 and pick(pool) or new_tensor()
+end
+
 -- ---------------------------------------------------------------- targets
 local targets = {}
 local skip = {
@@ -320,7 +341,7 @@ if opt.sweep then
   end
 end
 
-for k = 1, 12 do add_tensor(new_tensor()) end
+for _ = 1, 12 do add_tensor(new_tensor()) end
 for _ = 1, 3 do make_function() end
 local t0 = os.clock()
 local it = 0
@@ -340,11 +361,19 @@ while true do
       local at = tg[1] == "save" and 2 or 1
       if n >= at and chance(0.7) then args[at] = tmpdir .. "/" .. pick(PATHS) end
     end
-    if r < 25 and n >= 1 and not file_fns[tg[1]] then args[1] = #pool > 0 and pick(pool) or args[1] end
+    if r < 25 and n >= 1 and not file_fns[tg[1]] then
+      args[1] = #pool > 0 and pick(pool) or args[1]
+      if chance(0.5) then
+        for k = 2, n do args[k] = plausible(args[1]) end
+      end
+    end
     call(tg[1], tg[2], args, n)
   elseif r < 80 then                               -- tensor method
     local m = pick(methods)
     local self = chance(0.9) and (#pool > 0 and pick(pool) or new_tensor()) or gen_value()
+    if chance(0.5) then
+      for k = 1, n do args[k] = plausible(self) end
+    end
     table.insert(args, 1, self)
     call(m[1], m[2], args, n + 1)
   elseif r < 92 then                               -- metamethod

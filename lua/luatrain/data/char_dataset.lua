@@ -49,7 +49,7 @@ local function encode_text(text, lut)
   local chunks, CH = {}, 1 << 15
   for i = 1, #text, CH do
     chunks[#chunks + 1] = L.tensor({string.byte(text, i, math.min(i + CH - 1, #text))},
-                                   {dtype = "int64"})
+                                   {dtype = "int64", device = "cpu"})
   end
   local bytes = #chunks == 1 and chunks[1] or L.cat(chunks, 1)
   return lut:index_select(1, bytes + 1)
@@ -96,7 +96,7 @@ function CharDataset:init(opts)
   self.itos, self.stoi, self.vocab_size = itos, stoi, #itos
   local lut = {}
   for b = 0, 255 do lut[b + 1] = stoi[b] or 0 end
-  local all = encode_text(text, lt().tensor(lut, {dtype = "int64"}))
+  local all = encode_text(text, lt().tensor(lut, {dtype = "int64", device = "cpu"}))
   local n = #text
   local n_val = math.floor(n * vf)
   local n_train = n - n_val
@@ -113,7 +113,7 @@ function CharDataset:init(opts)
           :format(split, self.ids:numel(), T), 3)
   end
   self.n = len
-  self._offsets = lt().arange(0, T, 1, {dtype = "int64"}):view(1, T)
+  self._offsets = lt().arange(0, T, 1, {dtype = "int64", device = self.ids.device}):view(1, T)
 end
 
 --- Number of windows.
@@ -137,7 +137,7 @@ function CharDataset:batch(batch_size, opts)
   end
   local L = lt()
   local B, T = batch_size, self.block_size
-  local starts = L.randint(1, self.n + 1, {B, 1}, {dtype = "int64"})
+  local starts = L.randint(1, self.n + 1, {B, 1}, {dtype = "int64", device = self.ids.device})
   local idx = (starts + self._offsets):view(B * T)
   local x = self.ids:index_select(1, idx):view(B, T)
   local y = self.ids:index_select(1, idx + 1):view(B, T)

@@ -102,7 +102,7 @@ local function to_index_tensor(x, what)
     if x.dtype ~= "int64" then x = x:long() end
     return x
   elseif type(x) == "table" then
-    return L.tensor(x, {dtype = "int64"})
+    return L.tensor(x, {dtype = "int64", device = "cpu"})
   end
   error(what .. ": expected a tensor or a table of indices, got " .. type(x), 4)
 end
@@ -122,12 +122,12 @@ function DataLoader:_indices(epoch)
   if self.seed then
     local saved = L.get_rng_state()
     L.manual_seed(self.seed + epoch - 1)
-    local ok, p = pcall(L.randperm, self.n)
+    local ok, p = pcall(L.randperm, self.n, {device = "cpu"})
     L.set_rng_state(saved)
     if not ok then error(p, 0) end
     return p.dtype == "int64" and p or p:long()
   end
-  local p = L.randperm(self.n)
+  local p = L.randperm(self.n, {device = "cpu"})  -- indices live on the host
   return p.dtype == "int64" and p or p:long()
 end
 
