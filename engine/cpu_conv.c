@@ -11,6 +11,18 @@
 #include "cpu_kernels.h"
 #include "cpu_stage.h"
 
+/* The output columns [*lo, *hi) whose input column ox*sw - pw + j*dw
+   lies inside [0, w); the others read padding. */
+static inline void conv_valid_cols(const lt_conv_geom *g, int64_t j, int64_t *lo, int64_t *hi) {
+  int64_t off = j * g->dw - g->pw;  /* ix = ox * sw + off */
+  int64_t a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+  int64_t b = g->w - off <= 0 ? 0 : (g->w - off + g->sw - 1) / g->sw;  /* first ox with ix >= w */
+  if (b > g->ow) b = g->ow;
+  if (a > b) a = b;
+  *lo = a;
+  *hi = b;
+}
+
 #define T float
 #define SUF f32
 #include "cpu_conv_tmpl.h"
@@ -23,42 +35,55 @@
 #undef T
 #undef SUF
 
+/* im2col for one element width (E: an unsigned type of the dtype's size) */
+#define IM2COL_BODY(E)                                                                       \
+  do {                                                                                       \
+    const E *px = x;                                                                         \
+    E *pc = col;                                                                             \
+    _Pragma("omp parallel for schedule(static) if (planes * kk * ohw > LT_CPU_PARALLEL_GRAIN)") \
+    for (int64_t p = 0; p < planes; p++) {                                                   \
+      const E *xp = px + p * hw;                                                             \
+      E *cp = pc + p * kk * ohw; /* (b, ch) rows are consecutive */                          \
+      for (int64_t i = 0; i < g->kh; i++)                                                    \
+        for (int64_t j = 0; j < g->kw; j++) {                                                \
+          E *cr = cp + (i * g->kw + j) * ohw;                                                \
+          int64_t lo, hi, off = j * g->dw - g->pw;                                           \
+          conv_valid_cols(g, j, &lo, &hi);                                                   \
+          for (int64_t oy = 0; oy < g->oh; oy++) {                                           \
+            int64_t iy = oy * g->sh - g->ph + i * g->dh;                                     \
+            E *co = cr + oy * g->ow;                                                         \
+            if (iy < 0 || iy >= g->h) {                                                      \
+              for (int64_t ox = 0; ox < g->ow; ox++) co[ox] = 0;                             \
+              continue;                                                                      \
+            }                                                                                \
+            const int64_t r = iy * g->w + off; /* xp[r + ox * sw], ox in [lo, hi) */          \
+            for (int64_t ox = 0; ox < lo; ox++) co[ox] = 0;                                  \
+            if (g->sw == 1)                                                                  \
+              for (int64_t ox = lo; ox < hi; ox++) co[ox] = xp[r + ox];                      \
+            else                                                                             \
+              for (int64_t ox = lo; ox < hi; ox++) co[ox] = xp[r + ox * g->sw];              \
+            for (int64_t ox = hi; ox < g->ow; ox++) co[ox] = 0;                              \
+          }                                                                                  \
+        }                                                                                    \
+    }                                                                                        \
+  } while (0)
+
 /* col (n, c*kh*kw, oh*ow), row c*kh*kw + i*kw + j: x at
-   (oy*sh - ph + i*dh, ox*sw - pw + j*dw), zero outside. */
+   (oy*sh - ph + i*dh, ox*sw - pw + j*dw), zero outside. Parallel over the
+   (image, channel) planes. */
 lt_status lt_cpu_im2col(void *col, const void *x, lt_dtype dt, const lt_conv_geom *g) {
-  size_t sz = lt_dtype_size(dt);
   int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow, kk = g->kh * g->kw;
-  char *pc = col;
-  const char *px = x;
-#pragma omp parallel for if (planes * kk * ohw > LT_CPU_PARALLEL_GRAIN)
-  for (int64_t p = 0; p < planes; p++) {
-    const char *xp = px + (size_t)(p * hw) * sz;
-    char *cp = pc + (size_t)(p * kk * ohw) * sz;  /* (b, ch) rows are consecutive */
-    for (int64_t i = 0; i < g->kh; i++)
-      for (int64_t j = 0; j < g->kw; j++) {
-        char *cr = cp + (size_t)((i * g->kw + j) * ohw) * sz;
-        for (int64_t oy = 0; oy < g->oh; oy++) {
-          int64_t iy = oy * g->sh - g->ph + i * g->dh;
-          char *co = cr + (size_t)(oy * g->ow) * sz;
-          if (iy < 0 || iy >= g->h) {
-            memset(co, 0, (size_t)g->ow * sz);
-            continue;
-          }
-          const char *xr = xp + (size_t)(iy * g->w) * sz;
-          if (g->sw == 1 && g->dw == 1 && g->pw == 0 && g->ow - 1 + j < g->w) {
-            memcpy(co, xr + (size_t)j * sz, (size_t)g->ow * sz);  /* common fast path */
-            continue;
-          }
-          for (int64_t ox = 0; ox < g->ow; ox++) {
-            int64_t ix = ox * g->sw - g->pw + j * g->dw;
-            if (ix >= 0 && ix < g->w) memcpy(co + (size_t)ox * sz, xr + (size_t)ix * sz, sz);
-            else memset(co + (size_t)ox * sz, 0, sz);
-          }
-        }
-      }
+  switch (lt_dtype_size(dt)) {
+    case 1: IM2COL_BODY(uint8_t); break;
+    case 2: IM2COL_BODY(uint16_t); break;
+    case 4: IM2COL_BODY(uint32_t); break;
+    case 8: IM2COL_BODY(uint64_t); break;
+    default:
+      return lt_error(LT_ERR_DTYPE, "im2col: dtype %s not supported", lt_dtype_name(dt));
   }
   return LT_OK;
 }
+#undef IM2COL_BODY
 
 static lt_status bad_dtype(const char *op, lt_dtype dt) {
   return lt_error(LT_ERR_DTYPE, "%s: dtype %s not supported on cpu (float dtypes only)", op,

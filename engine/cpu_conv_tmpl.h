@@ -7,33 +7,70 @@
 #define FN2(a, b) FN_(a, b)
 #define FN(name) FN2(name, SUF)
 
-/* dx (n, c, h, w) = 0, then += every col entry at its input position */
+/* dx (n, c, h, w) = 0, then += every col entry at its input position;
+   parallel over (image, channel) planes, each written by one thread. */
 static void FN(col2im)(T *dx, const T *col, const lt_conv_geom *g) {
   int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow, kk = g->kh * g->kw;
-#pragma omp parallel for if (planes * kk * ohw > LT_CPU_PARALLEL_GRAIN)
+#pragma omp parallel for schedule(static) if (planes * kk * ohw > LT_CPU_PARALLEL_GRAIN)
   for (int64_t p = 0; p < planes; p++) {
-    int64_t b = p / g->c, ch = p % g->c;
     T *d = dx + p * hw;
     for (int64_t e = 0; e < hw; e++) d[e] = 0;
-    const T *cb = col + (b * g->c * kk + ch * kk) * ohw;
+    const T *cb = col + p * kk * ohw;
     for (int64_t i = 0; i < g->kh; i++)
       for (int64_t j = 0; j < g->kw; j++) {
         const T *cr = cb + (i * g->kw + j) * ohw;
+        int64_t lo, hi, off = j * g->dw - g->pw;
+        conv_valid_cols(g, j, &lo, &hi);
         for (int64_t oy = 0; oy < g->oh; oy++) {
           int64_t iy = oy * g->sh - g->ph + i * g->dh;
           if (iy < 0 || iy >= g->h) continue;
-          for (int64_t ox = 0; ox < g->ow; ox++) {
-            int64_t ix = ox * g->sw - g->pw + j * g->dw;
-            if (ix >= 0 && ix < g->w) d[iy * g->w + ix] += cr[oy * g->ow + ox];
-          }
+          const int64_t r = iy * g->w + off;  /* d[r + ox * sw]: in range for ox in [lo, hi) */
+          const T *co = cr + oy * g->ow;
+          if (g->sw == 1)
+            for (int64_t ox = lo; ox < hi; ox++) d[r + ox] += co[ox];
+          else
+            for (int64_t ox = lo; ox < hi; ox++) d[r + ox * g->sw] += co[ox];
         }
       }
+  }
+}
+
+/* max_pool2d's common case: 2x2 windows, stride 2, no padding or
+   dilation, every window inside the input. Same scan order and rules as
+   the general loop below. */
+static void FN(max_pool2d_2x2)(T *y, int64_t *idx, const T *x, const lt_pool_geom *g) {
+  int64_t hw = g->h * g->w, ohw = g->oh * g->ow, W = g->w;
+#pragma omp parallel for schedule(static) if (g->nc * ohw * 4 > LT_CPU_PARALLEL_GRAIN)
+  for (int64_t p = 0; p < g->nc; p++) {
+    const T *xp = x + p * hw;
+    T *yp = y + p * ohw;
+    int64_t *ip = idx ? idx + p * ohw : NULL;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      int64_t r0 = 2 * oy * W;
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        int64_t k = r0 + 2 * ox, mi = k;
+        T mx = xp[k], v;
+        v = xp[k + 1];
+        if (v > mx || isnan(v)) { mx = v; mi = k + 1; }
+        v = xp[k + W];
+        if (v > mx || isnan(v)) { mx = v; mi = k + W; }
+        v = xp[k + W + 1];
+        if (v > mx || isnan(v)) { mx = v; mi = k + W + 1; }
+        yp[oy * g->ow + ox] = mx;
+        if (ip) ip[oy * g->ow + ox] = mi;
+      }
+    }
   }
 }
 
 /* PyTorch's max pool: padding acts as -inf, NaN wins, ties keep the first. */
 static void FN(max_pool2d)(T *y, int64_t *idx, const T *x, const lt_pool_geom *g) {
   int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
+  if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+      g->dh == 1 && g->dw == 1 && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
+    FN(max_pool2d_2x2)(y, idx, x, g);
+    return;
+  }
 #pragma omp parallel for if (g->nc * ohw * g->kh * g->kw > LT_CPU_PARALLEL_GRAIN)
   for (int64_t p = 0; p < g->nc; p++) {
     const T *xp = x + p * hw;

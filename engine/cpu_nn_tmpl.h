@@ -71,7 +71,7 @@ static void FN(cross_entropy)(T *loss, T *lse_out, const T *logits, const int64_
       if (x[c] > mx || isnan(x[c])) mx = x[c];
     if (isinf(mx) && mx < 0) mx = 0;
     double s = 0;
-    for (int64_t c = 0; c < C; c++) s += exp((double)x[c] - mx);
+    for (int64_t c = 0; c < C; c++) s += (double)EXPT((T)((double)x[c] - mx));  /* expf for f32 */
     double lse = mx + log(s);
     if (lse_out) lse_out[r] = (T)lse;
     if (has_ignore && target[r] == ignore) { loss[r] = 0; continue; }
@@ -111,7 +111,7 @@ static void FN(cross_entropy_backward)(T *dlogits, const T *dloss, int64_t dloss
     double wt = w ? (double)w[t] : 1.0, l = lse[r];
     double a = (1 - ls) * wt, b = ls / (double)C;
     for (int64_t c = 0; c < C; c++) {
-      double p = exp((double)x[c] - l);
+      double p = (double)EXPT((T)((double)x[c] - l));
       double wc = w ? (double)w[c] : 1.0;
       double d = a * (p - (c == t)) + b * (W * p - wc);
       dx[c] = (T)(g * d);
