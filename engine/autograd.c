@@ -259,6 +259,16 @@ lt_status lt_accumulate_grad(lt_tensor *t, lt_tensor *g) {
       t->grad = gg;
       lt_tensor_retain(gg);
     }
+  } else if (!lt_is_contiguous(t->grad)) {
+    /* a user-assigned grad may be expanded (stride 0) or strided: adding in
+    ** place would write overlapping memory, so make a fresh sum */
+    lt_tensor *sum = lt_binary(LT_BINARY_ADD, t->grad, gg);
+    if (!sum) {
+      st = lt_errcode();
+    } else {
+      lt_tensor_release(t->grad);
+      t->grad = sum;
+    }
   } else {
     st = lt_binary_(LT_BINARY_ADD, t->grad, gg);
   }
