@@ -7,61 +7,37 @@
 #define FN2(a, b) FN_(a, b)
 #define FN(name) FN2(name, SUF)
 
-/* sum of p[0..n) in T with 8 independent accumulators (vectorisable), as double */
+/* sum of p[0..n) in T (vectorised), returned as double */
 static inline double FN(bn_sum)(const T *p, int64_t n) {
-  T a[8] = {0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) a[k] += p[i + k];
-  double s = 0;
-  for (; i < n; i++) s += p[i];
-  for (int k = 0; k < 8; k++) s += a[k];
-  return s;
+  T a = 0;
+#pragma omp simd reduction(+ : a)
+  for (int64_t i = 0; i < n; i++) a += p[i];
+  return a;
 }
 
 /* sum of (p[i] - m)^2 */
 static inline double FN(bn_sumsq)(const T *p, int64_t n, T m) {
-  T a[8] = {0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) {
-      T d = p[i + k] - m;
-      a[k] += d * d;
-    }
-  double s = 0;
-  for (; i < n; i++) {
-    double d = (double)p[i] - m;
-    s += d * d;
-  }
-  for (int k = 0; k < 8; k++) s += a[k];
-  return s;
+  T a = 0;
+#pragma omp simd reduction(+ : a)
+  for (int64_t i = 0; i < n; i++) a += (p[i] - m) * (p[i] - m);
+  return a;
 }
 
-/* sum of q[i] and of q[i] * (p[i] - m) */
+/* adds sum of q[i] to *sq and sum of q[i] * (p[i] - m) to *sqp */
 static inline void FN(bn_sum2)(const T *q, const T *p, int64_t n, T m, double *sq, double *sqp) {
-  T a[8] = {0}, b[8] = {0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) {
-      a[k] += q[i + k];
-      b[k] += q[i + k] * (p[i + k] - m);
-    }
-  double s = 0, t = 0;
-  for (; i < n; i++) {
-    s += q[i];
-    t += (double)q[i] * ((double)p[i] - m);
+  T a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t i = 0; i < n; i++) {
+    a += q[i];
+    b += q[i] * (p[i] - m);
   }
-  for (int k = 0; k < 8; k++) {
-    s += a[k];
-    t += b[k];
-  }
-  *sq += s;
-  *sqp += t;
+  *sq += a;
+  *sqp += b;
 }
 
 /* x (N, C, HW) -> mean, invstd (C); see backend.h for the running stats.
-   Per channel: a sum pass and a centred sum of squares pass (one plane
-   block at a time in T, plane results added in double). */
+   Per channel: a sum pass and a centred sum of squares pass (each plane
+   summed in T with vector lanes, plane results added in double). */
 static void FN(bn_stats)(T *mean, T *invstd, T *rmean, T *rvar, const T *x, int64_t N, int64_t C,
                          int64_t HW, bool training, double momentum, double eps) {
   if (!training) {
@@ -103,6 +79,7 @@ static void FN(bn_forward)(T *y, const T *x, const T *mean, const T *invstd, con
     T scale = (T)sc, shift = (T)((b ? (double)b[c] : 0.0) - (double)mean[c] * sc);
     const T *xp = x + p * HW;
     T *yp = y + p * HW;
+#pragma omp simd
     for (int64_t i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
   }
 }
@@ -140,10 +117,13 @@ static void FN(bn_backward)(T *dx, T *dw, T *db, const T *dy, const T *x, const 
     T a = (T)k1, bb = (T)k2, cc = (T)k3, m = mean[c];
     const T *dyp = dy + p * HW, *xp = x + p * HW;
     T *dxp = dx + p * HW;
-    if (training)
+    if (training) {
+#pragma omp simd
       for (int64_t i = 0; i < HW; i++) dxp[i] = dyp[i] * a + (xp[i] - m) * bb + cc;
-    else
+    } else {
+#pragma omp simd
       for (int64_t i = 0; i < HW; i++) dxp[i] = dyp[i] * a;
+    }
   }
 }
 

@@ -58,9 +58,10 @@ static inline void conv_valid_cols(const lt_conv_geom *g, int64_t j, int64_t *lo
             }                                                                                \
             const int64_t r = iy * g->w + off; /* xp[r + ox * sw], ox in [lo, hi) */          \
             for (int64_t ox = 0; ox < lo; ox++) co[ox] = 0;                                  \
-            if (g->sw == 1)                                                                  \
+            if (g->sw == 1) {                                                                \
+              _Pragma("omp simd")                                                            \
               for (int64_t ox = lo; ox < hi; ox++) co[ox] = xp[r + ox];                      \
-            else                                                                             \
+            } else                                                                           \
               for (int64_t ox = lo; ox < hi; ox++) co[ox] = xp[r + ox * g->sw];              \
             for (int64_t ox = hi; ox < g->ow; ox++) co[ox] = 0;                              \
           }                                                                                  \

@@ -26,10 +26,12 @@ static void FN(col2im)(T *dx, const T *col, const lt_conv_geom *g) {
           if (iy < 0 || iy >= g->h) continue;
           const int64_t r = iy * g->w + off;  /* d[r + ox * sw]: in range for ox in [lo, hi) */
           const T *co = cr + oy * g->ow;
-          if (g->sw == 1)
+          if (g->sw == 1) {
+#pragma omp simd
             for (int64_t ox = lo; ox < hi; ox++) d[r + ox] += co[ox];
-          else
+          } else {
             for (int64_t ox = lo; ox < hi; ox++) d[r + ox * g->sw] += co[ox];
+          }
         }
       }
   }
@@ -37,27 +39,37 @@ static void FN(col2im)(T *dx, const T *col, const lt_conv_geom *g) {
 
 /* max_pool2d's common case: 2x2 windows, stride 2, no padding or
    dilation, every window inside the input. Same scan order and rules as
-   the general loop below. */
+   the general loop below, without branches (idx not NULL). */
 static void FN(max_pool2d_2x2)(T *y, int64_t *idx, const T *x, const lt_pool_geom *g) {
   int64_t hw = g->h * g->w, ohw = g->oh * g->ow, W = g->w;
 #pragma omp parallel for schedule(static) if (g->nc * ohw * 4 > LT_CPU_PARALLEL_GRAIN)
   for (int64_t p = 0; p < g->nc; p++) {
     const T *xp = x + p * hw;
     T *yp = y + p * ohw;
-    int64_t *ip = idx ? idx + p * ohw : NULL;
+    int64_t *ip = idx + p * ohw;
     for (int64_t oy = 0; oy < g->oh; oy++) {
-      int64_t r0 = 2 * oy * W;
+      const int64_t r0 = 2 * oy * W;
+      T *yr = yp + oy * g->ow;
+      int64_t *ir = ip + oy * g->ow;
+#pragma omp simd
       for (int64_t ox = 0; ox < g->ow; ox++) {
         int64_t k = r0 + 2 * ox, mi = k;
         T mx = xp[k], v;
+        bool t;
         v = xp[k + 1];
-        if (v > mx || isnan(v)) { mx = v; mi = k + 1; }
+        t = v > mx || v != v;
+        mx = t ? v : mx;
+        mi = t ? k + 1 : mi;
         v = xp[k + W];
-        if (v > mx || isnan(v)) { mx = v; mi = k + W; }
+        t = v > mx || v != v;
+        mx = t ? v : mx;
+        mi = t ? k + W : mi;
         v = xp[k + W + 1];
-        if (v > mx || isnan(v)) { mx = v; mi = k + W + 1; }
-        yp[oy * g->ow + ox] = mx;
-        if (ip) ip[oy * g->ow + ox] = mi;
+        t = v > mx || v != v;
+        mx = t ? v : mx;
+        mi = t ? k + W + 1 : mi;
+        yr[ox] = mx;
+        ir[ox] = mi;
       }
     }
   }
@@ -66,7 +78,7 @@ static void FN(max_pool2d_2x2)(T *y, int64_t *idx, const T *x, const lt_pool_geo
 /* PyTorch's max pool: padding acts as -inf, NaN wins, ties keep the first. */
 static void FN(max_pool2d)(T *y, int64_t *idx, const T *x, const lt_pool_geom *g) {
   int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
-  if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+  if (idx && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
       g->dh == 1 && g->dw == 1 && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
     FN(max_pool2d_2x2)(y, idx, x, g);
     return;

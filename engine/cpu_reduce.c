@@ -5,7 +5,9 @@
 ** its reduced elements (row path), row-by-row into a block of outputs
 ** when the kept dim is the contiguous one (column path), and fixed-size
 ** blocks merged in order for full reductions (deterministic for any
-** thread count). It does not squeeze dims or pick dtypes (front-end).
+** thread count). Float32 sums over contiguous runs (e.g. per-channel sums
+** of NCHW) skip the conversion buffer. It does not squeeze dims or
+** pick dtypes (front-end).
 */
 #include <stdlib.h>
 #include "cpu_util.h"
@@ -293,6 +295,17 @@ static void rd_store(const rd_ctx *c, const rd_state *s, char *o, lt_dtype odt, 
 
 /* ---------------------------------------------------------------- walks */
 
+/* Sum of a contiguous float32 block (at most RD_BUF values) read straight
+** into double vector lanes: no conversion buffer, still double accuracy
+** (backend.h promises double accumulation; a float32 partial would move
+** the mean of a million 0.1f by an ulp). */
+static inline double rd_sum_f32(const float *p, int64_t n) {
+  double a = 0;
+#pragma omp simd reduction(+ : a)
+  for (int64_t i = 0; i < n; i++) a += (double)p[i];
+  return a;
+}
+
 /* Accumulates reduced positions [start, end) (row-major over the reduced
 ** dims) of the output whose first input element is at `base`. */
 static void rd_walk(const rd_ctx *c, rd_state *s, const char *base, int64_t start, int64_t end) {
@@ -317,6 +330,9 @@ static void rd_walk(const rd_ctx *c, rd_state *s, const char *base, int64_t star
       if (c->ints) {
         rd_load_i(buf.i, q, c->dt, m, ls);
         rd_run_i(c, s, buf.i, m, start + j);
+      } else if (c->dt == LT_DTYPE_F32 && ls == 1 &&
+                 (c->op == LT_REDUCE_SUM || c->op == LT_REDUCE_MEAN)) {
+        s->a += rd_sum_f32((const float *)q, m);  /* e.g. per-channel sums of NCHW */
       } else if (c->dt == LT_DTYPE_F64 && ls == 1) {
         rd_run(c, s, (const double *)q, m, start + j);
       } else {

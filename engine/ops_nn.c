@@ -599,9 +599,11 @@ static int64_t conv_chunk(const conv_shape *s) {
   return nb;
 }
 
-/* y (N, O, oh, ow) = conv(x, w) + b; x, w contiguous, b (O) or NULL. */
+/* y (N, O, oh, ow) = conv(x, w) + b; x, w contiguous, b (O) or NULL.
+** keep_col (may be NULL): receives the im2col buffer of the whole batch
+** (new ref) when one chunk held it, for the weight gradient; else NULL. */
 static lt_status conv_forward(const lt_backend *be, lt_tensor *y, lt_tensor *x, lt_tensor *w,
-                              lt_tensor *b, const conv_shape *s) {
+                              lt_tensor *b, const conv_shape *s, lt_tensor **keep_col) {
   lt_dtype dt = x->dtype;
   int64_t G = s->groups, Og = s->O / G, Cg = s->C / G, kk = s->kh * s->kw, K = Cg * kk;
   int64_t L = s->oh * s->ow, CKL = s->C * kk * L;
@@ -639,6 +641,10 @@ static lt_status conv_forward(const lt_backend *be, lt_tensor *y, lt_tensor *x, 
                     cptr(y, (n0 * s->O + gi * Og) * L), L, s->O * L, cnt);
     if (!st) st = lt_check_interrupt();
   }
+  if (keep_col && !st && col && nb >= s->N) {
+    *keep_col = col;
+    return LT_OK;
+  }
   lt_tensor_release(col);
   return st;
 }
@@ -647,14 +653,17 @@ static void conv_pack(lt_node *n, const conv_shape *s) {
   memcpy(n->i, s, sizeof *s);
 }
 
-/* saved: x, w (contiguous); i = conv_shape.
+/* saved: x, w (contiguous), and the forward's im2col buffer of the whole
+** batch when i[16] (then the weight gradient skips its im2col); i = conv_shape.
 ** db = sum_{n,h,w} dy; dW_g += dy_g[n] @ col_g[n]^T; dcol_g = W_g^T @ dy_g,
 ** dx = col2im(dcol). */
+#define CONV_HAS_COL 16
 static lt_status conv2d_backward(lt_node *n, lt_tensor **gout, lt_tensor **gin) {
   conv_shape s;
   memcpy(&s, n->i, sizeof s);
   lt_tensor *x = lt_node_saved(n, 0), *w = lt_node_saved(n, 1);
-  if (!x || !w) return lt_errcode();
+  lt_tensor *fcol = n->i[CONV_HAS_COL] ? lt_node_saved(n, 2) : NULL;
+  if (!x || !w || (n->i[CONV_HAS_COL] && !fcol)) return lt_errcode();
   const char *op = "conv2d_backward";
   const lt_backend *be = BACKEND(op, x, gemm);
   if (!be) return lt_errcode();
@@ -689,7 +698,7 @@ static lt_status conv2d_backward(lt_node *n, lt_tensor **gout, lt_tensor **gin) 
     dx = lt_tensor_alloc(x->shape, 4, dt, lt_tensor_device(x));
     if (!dx) st = lt_errcode();
   }
-  if (!st && !direct && (nx || nw)) {
+  if (!st && !direct && (nx || (nw && !fcol))) {
     int64_t cs[3] = {nbat, s.C * kk, L};
     col = lt_tensor_alloc(cs, 3, dt, lt_tensor_device(x));
     if (!col) st = lt_errcode();
@@ -699,7 +708,9 @@ static lt_status conv2d_backward(lt_node *n, lt_tensor **gout, lt_tensor **gin) 
     lt_conv_geom g = conv_geom(&s, cnt);
     if (nw) {
       const char *src = cptr(x, n0 * CHW);
-      if (!direct) {
+      if (fcol) {  /* one chunk: the forward's columns */
+        src = dptr(fcol);
+      } else if (!direct) {
         if ((st = be->im2col(dptr(col), src, dt, &g))) break;
         src = dptr(col);
       }
@@ -842,7 +853,9 @@ lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, const lt_conv2d_o
   int64_t ys[4] = {s.N, s.O, s.oh, s.ow};
   lt_tensor *y = wc ? lt_tensor_alloc(ys, 4, x->dtype, lt_tensor_device(x)) : NULL;
   lt_status st = y ? LT_OK : lt_errcode();
-  if (!st && lt_numel(y) > 0) st = conv_forward(be, y, xc, wc, b, &s);
+  lt_tensor *fcol = NULL;  /* kept for the weight gradient when it will be needed */
+  if (!st && lt_numel(y) > 0)
+    st = conv_forward(be, y, xc, wc, b, &s, lt_any_requires_grad(&wc, 1) ? &fcol : NULL);
   if (!st) {
     lt_tensor *ins[3] = {xc, wc, b};
     bool failed;
@@ -852,8 +865,13 @@ lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, const lt_conv2d_o
       conv_pack(n, &s);
       lt_node_save(n, 0, xc);
       lt_node_save(n, 1, wc);
+      if (fcol) {
+        n->i[CONV_HAS_COL] = 1;
+        lt_node_save(n, 2, fcol);
+      }
     }
   }
+  lt_tensor_release(fcol);
   lt_tensor_release(xc);
   lt_tensor_release(wc);
   if (st) {

@@ -31,7 +31,8 @@ bench("linear_384x1152", function() return {x = leaf(N, C), w = leaf(3 * C, C), 
 for _, mode in ipairs{"never", "always"} do
   bench("attention_" .. (mode == "never" and "composed" or "fused"), function()
     lt.backends.fused_attention = mode
-    return {q = leaf(64 // s, 6, 256 // s, 64), k = leaf(64 // s, 6, 256 // s, 64), v = leaf(64 // s, 6, 256 // s, 64)}
+    return {q = leaf(64 // s, 6, 256 // s, 64), k = leaf(64 // s, 6, 256 // s, 64),
+            v = leaf(64 // s, 6, 256 // s, 64)}
   end, function(t) fb(F.scaled_dot_product_attention(t.q, t.k, t.v, {is_causal = true})) end)
 end
 lt.backends.fused_attention = "auto"
@@ -60,7 +61,8 @@ end, function(t) t.opt:step() end)
 local B = 100 // s
 bench("conv5x5_1to32_28", function() return {x = leaf(B, 1, 28, 28), w = leaf(32, 1, 5, 5), b = leaf(32)} end,
   function(t) fb(F.conv2d(t.x, t.w, t.b, {padding = 2})) end)
-bench("conv5x5_32to64_14", function() return {x = leaf(B, 32, 14, 14), w = leaf(64, 32, 5, 5), b = leaf(64)} end,
+bench("conv5x5_32to64_14",
+  function() return {x = leaf(B, 32, 14, 14), w = leaf(64, 32, 5, 5), b = leaf(64)} end,
   function(t) fb(F.conv2d(t.x, t.w, t.b, {padding = 2})) end)
 bench("maxpool2_32x28", function() return {x = leaf(B, 32, 28, 28)} end,
   function(t) fb(F.max_pool2d(t.x, 2)) end)
