@@ -233,7 +233,7 @@ lt_tensor *lt_tensor_alloc(const int64_t *shape, int ndim, lt_dtype dt, lt_devic
     lt_error(LT_ERR_DTYPE, "empty: unknown dtype %d", (int)dt);
     return NULL;
   }
-  if (check_shape("empty", shape, ndim, &n)) return NULL;
+  if (check_shape("tensor", shape, ndim, &n)) return NULL;
   lt_tensor *t = header_new();
   if (!t) return NULL;
   t->storage = storage_new((size_t)n * lt_dtype_size(dt), dev);

@@ -3,12 +3,7 @@
 local lt = require "luatrain"
 local callbacks = require "luatrain.callbacks"
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  os.execute("mkdir -p " .. d)
-  return d
-end
+local tmpdir = require("tests.helpers").tmpdir
 
 local function exists(p)
   local f = io.open(p, "rb")

@@ -2,12 +2,7 @@
 -- calls callbacks and stops early when one asks.
 local lt = require "luatrain"
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  os.execute("mkdir -p " .. d)
-  return d
-end
+local tmpdir = require("tests.helpers").tmpdir
 
 describe("lt.fit", function()
   it("lowers the loss and returns one history entry per epoch", function()

@@ -152,6 +152,22 @@ function H.tmpname(suffix)
   return n .. (suffix or "")
 end
 
+--- A fresh temporary directory (created; the caller removes it if it cares).
+function H.tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  os.execute("mkdir -p " .. d)
+  return d
+end
+
+--- The whole content of file `p` (raises if it cannot be read).
+function H.slurp(p)
+  local f = assert(io.open(p, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 --- Writes `text` to a temporary file and returns its name.
 function H.write_tmp(text, suffix)
   local n = H.tmpname(suffix or ".lua")

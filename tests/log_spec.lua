@@ -4,19 +4,9 @@
 local lt = require "luatrain"
 local log = require "luatrain.log"
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  os.execute("mkdir -p " .. d)
-  return d
-end
+local tmpdir = require("tests.helpers").tmpdir
 
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = require("tests.helpers").slurp
 
 -- independent CRC-32C (bitwise, no table) and masking
 local function crc32c(s)

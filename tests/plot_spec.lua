@@ -4,19 +4,9 @@
 local plot = require "luatrain.utils.plot"
 local cli = require "luatrain.cli.plot"
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  os.execute("mkdir -p " .. d)
-  return d
-end
+local tmpdir = require("tests.helpers").tmpdir
 
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = require("tests.helpers").slurp
 
 local function write(p, s)
   local f = assert(io.open(p, "w"))

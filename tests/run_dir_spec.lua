@@ -3,12 +3,7 @@
 local lt = require "luatrain"
 local run_dir = require "luatrain.utils.run_dir"
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  os.execute("mkdir -p " .. d)
-  return d
-end
+local tmpdir = require("tests.helpers").tmpdir
 
 local function slurp(p)
   local f = io.open(p, "rb")
