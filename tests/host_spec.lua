@@ -193,11 +193,14 @@ describe("luatrain host", function()
       pending("built without readline") return
     end
     local hist = H.tmpname(".hist")
+    -- script(1) runs the command through $SHELL -c; `exec` keeps that shell
+    -- out of the terminal's process group, else a shell like dash that sees
+    -- the Ctrl-C too kills itself with SIGINT once the host exits (rc 130)
     local keys = "(sleep 1; printf 'x = 1 +'; sleep 0.3; printf '\\003'; sleep 0.4; " ..
                  "printf 'print(40 + 2)\\r'; sleep 0.4; printf 'lt.ones(2)\\r'; sleep 0.3; " ..
                  "printf '\\004'; sleep 0.3)"
-    local out, rc = H.sh(keys .. " | LUATRAIN_HISTORY=" .. q(hist) .. " script -qec " .. q(HOST) ..
-                         " /dev/null")
+    local out, rc = H.sh(keys .. " | LUATRAIN_HISTORY=" .. q(hist) .. " script -qec " ..
+                         q("exec " .. q(HOST)) .. " /dev/null")
     assert.equal(0, rc, out)
     out = out:gsub("\27%[[%d;?]*[a-zA-Z]", ""):gsub("\r", "")
     assert.matches("luatrain %d+%.%d+%.%d+", out)
