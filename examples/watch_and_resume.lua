@@ -115,12 +115,14 @@ while epoch <= args.epochs do
     end
   end
   local val_loss, val_acc = evaluate()
-  local train_loss = nb > 0 and sum / nb or 0 / 0
+  -- nil when the epoch ran no batch (resumed at its end): not logged, shown as "-"
+  local train_loss = nb > 0 and sum / nb or nil
   logger:log({train_loss_epoch = train_loss, val_loss = val_loss, val_acc = val_acc,
               lr = optimizer.param_groups[1].lr}, step)
   logger:flush()
-  print(("Epoch %d: train %.4f  val_loss %.4f  val_acc %.4f  step %d  (%.1fs)")
-        :format(epoch, train_loss, val_loss, val_acc, step, lt.time() - t0))
+  print(("Epoch %d: train %s  val_loss %.4f  val_acc %.4f  step %d  (%.1fs)")
+        :format(epoch, train_loss and ("%.4f"):format(train_loss) or "-", val_loss, val_acc,
+                step, lt.time() - t0))
   local metrics = {val_loss = val_loss, val_acc = val_acc}
   local stop = early_stop:step(metrics)
   extra.early_stopping = early_stop:state_dict()
