@@ -841,6 +841,12 @@ static int m_flip(lua_State *L) {
   lt_tensor *t = ltL_checktensor(L, 1);
   int dims[LT_MAX_DIMS];
   int nd = ltL_checkdims(L, 2, t->ndim, dims, NULL);
+  if (t->ndim == 0) {  /* nothing to reverse: a copy, as in PyTorch */
+    lt_tensor *c = lt_clone(t);
+    if (!c) return ltL_engineerror(L);
+    ltL_pushtensor(L, c);
+    return 1;
+  }
   lt_tensor_retain(t);
   lt_tensor *cur = t;
   for (int i = 0; i < nd; i++) {

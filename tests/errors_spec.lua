@@ -33,6 +33,20 @@ describe("argument errors", function()
     fails_with(function() return lt.tensor{{1, 2}, {3}} end, "tensor", "inconsistent")
   end)
 
+  it("names the function called, not an inner op, for wrong dtypes", function()
+    local F = lt.nn.functional
+    fails_with(function() return F.mse_loss(lt.tensor{true, false}, lt.tensor{true, true}) end,
+               "mse_loss", "'input'", "floating-point", "bool")
+    fails_with(function() return F.one_hot(lt.tensor{true, false}) end,
+               "one_hot", "'input'", "integer tensor", "bool", "{2}")
+    -- flip of a 0-d tensor is a copy, as in PyTorch
+    local t = lt.tensor(3)
+    local f = t:flip(1)
+    assert.equal(3, f:item())
+    f:fill_(5)
+    assert.equal(3, t:item())
+  end)
+
   it("names out of range dims and indices", function()
     fails_with(function() return lt.ones(2, 3):sum(4) end, "sum",
                "dim 4 out of range for tensor of dimension 2")

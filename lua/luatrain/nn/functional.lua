@@ -271,6 +271,10 @@ end
 -- @param num_classes number (default: the largest index)
 function M.one_hot(idx, num_classes)
   check_tensor(idx, 1, "input", "one_hot")
+  if idx.dtype ~= "int64" and idx.dtype ~= "int32" then
+    error(("one_hot: bad argument #1 'input' (an integer tensor of class indices expected, got %s of shape %s)")
+          :format(idx.dtype, shape_str(idx)), 2)
+  end
   if num_classes == nil or num_classes < 0 then num_classes = idx:max():item() end
   return lt.one_hot(idx, num_classes)
 end
@@ -295,6 +299,10 @@ function M.mse_loss(input, target, opts)
   check_tensor(target, 2, "target", "mse_loss")
   opts = check_opts(opts, 3, "mse_loss")
   check_same_shape(input, target, "mse_loss")
+  if not input:is_floating_point() then
+    error(("mse_loss: bad argument #1 'input' (a floating-point tensor expected, got %s)")
+          :format(input.dtype), 2)
+  end
   local d = input - target
   return reduce(d * d, opts.reduction, "mse_loss")
 end
@@ -401,6 +409,16 @@ function M.binary_cross_entropy_with_logits(input, target, opts)
   end
   if opts.weight then loss = loss * opts.weight end
   return reduce(loss, opts.reduction, fname)
+end
+
+-- the extra activations, distances and losses (elu ... gaussian_nll_loss)
+-- live in nn/functional_extra.lua; existing names here win
+for k, v in pairs(require("luatrain.nn.functional_extra")) do
+  if M[k] == nil then M[k] = v end
+end
+-- conv/norm/resampling family (conv1d, conv_transpose*, group_norm, interpolate, ...)
+for k, v in pairs(require("luatrain.nn.functional_conv")) do
+  if M[k] == nil then M[k] = v end
 end
 
 return M
