@@ -5,6 +5,7 @@
 ** write outside autograd. Not here: optimizer state bookkeeping (Lua).
 */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -152,34 +153,59 @@ lt_status lt_rmsprop_step(lt_tensor *param, lt_tensor *grad, lt_tensor *square_a
   return st;
 }
 
-/* Per-tensor norms through lt_reduce(NORM), combined in double:
-** p = inf: max; p = -inf: min; else (sum norm^p)^(1/p). */
+/* Per-tensor norms through lt_reduce(NORM), cast to float64 and stacked on
+** the tensors' device; the total is the same norm of that vector (the norms
+** are >= 0, so (sum norm_k^p)^(1/p), max or min), read back once: one
+** host sync for the whole list, not one per tensor. Tensors on different
+** devices are read back one group at a time. */
 lt_status lt_total_norm(lt_tensor **ts, int n, double p, double *out) {
   if (!out) return lt_error(LT_ERR_ARG, "total_norm: out is NULL");
   if (n < 0 || (n > 0 && !ts)) return lt_error(LT_ERR_ARG, "total_norm: bad tensor list");
   if (isnan(p) || p == 0)
     return lt_error(LT_ERR_ARG, "total_norm: unsupported norm type %g", p);
+  for (int k = 0; k < n; k++)
+    if (!ts[k]) return lt_error(LT_ERR_ARG, "total_norm: tensor %d is NULL", k + 1);
   bool g = lt_grad_enabled();
   lt_set_grad_enabled(false);
+  lt_tensor **norms = n > 0 ? calloc((size_t)n, sizeof *norms) : NULL;
+  bool *done = n > 0 ? calloc((size_t)n, sizeof *done) : NULL;
+  lt_status st = (n > 0 && (!norms || !done))
+                     ? lt_error(LT_ERR_MEMORY, "total_norm: out of host memory") : LT_OK;
   double acc = isinf(p) && p < 0 ? INFINITY : 0.0;
   bool any = false;
-  lt_status st = LT_OK;
-  for (int k = 0; k < n && !st; k++) {
-    if (!ts[k]) {
-      st = lt_error(LT_ERR_ARG, "total_norm: tensor %d is NULL", k + 1);
-      break;
+  for (int first = 0; first < n && !st; first++) {
+    if (done[first]) continue;
+    lt_device dev = lt_tensor_device(ts[first]);
+    int m = 0;
+    for (int k = first; k < n && !st; k++) {  /* every tensor on this device */
+      lt_device dk = lt_tensor_device(ts[k]);
+      if (done[k] || dk.type != dev.type || dk.index != dev.index) continue;
+      done[k] = true;
+      if (lt_numel(ts[k]) == 0) continue;
+      lt_tensor *nt = lt_reduce(LT_REDUCE_NORM, ts[k], NULL, 0, false, p, NULL, 0);
+      lt_tensor *nd = nt ? lt_to(nt, LT_DTYPE_F64, dev) : NULL;
+      lt_tensor_release(nt);
+      if (!nd) st = lt_errcode();
+      else norms[m++] = nd;
     }
-    if (lt_numel(ts[k]) == 0) continue;
-    lt_tensor *nt = lt_reduce(LT_REDUCE_NORM, ts[k], NULL, 0, false, p, NULL, 0);
-    double v = 0;
-    if (!nt) st = lt_errcode();
-    else st = lt_item(nt, &v);
-    lt_tensor_release(nt);
-    if (st) break;
-    any = true;
-    if (isinf(p)) acc = p > 0 ? (v > acc || isnan(v) ? v : acc) : (v < acc || isnan(v) ? v : acc);
-    else acc += pow(v, p);
+    if (!st && m > 0) {
+      lt_tensor *v = lt_stack(norms, m, 0);
+      lt_tensor *tot = v ? lt_reduce(LT_REDUCE_NORM, v, NULL, 0, false, p, NULL, 0) : NULL;
+      double x = 0;
+      if (!tot) st = lt_errcode();
+      else st = lt_item(tot, &x);
+      lt_tensor_release(tot);
+      lt_tensor_release(v);
+      if (!st) {
+        any = true;
+        if (isinf(p)) acc = p > 0 ? (x > acc || isnan(x) ? x : acc) : (x < acc || isnan(x) ? x : acc);
+        else acc += pow(x, p);
+      }
+    }
+    for (int k = 0; k < m; k++) lt_tensor_release(norms[k]);
   }
+  free(norms);
+  free(done);
   lt_set_grad_enabled(g);
   if (st) return st;
   if (!isinf(p)) acc = (p == 1) ? acc : (p == 2 ? sqrt(acc) : pow(acc, 1.0 / p));

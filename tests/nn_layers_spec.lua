@@ -219,6 +219,46 @@ describe("nn.utils", function()
     assert.is_true(math.abs(nn.utils.clip_grad_norm_({a, b}, 10) - 1) < 1e-5)
     near(b.grad, lt.tensor{4 * coef}, 1e-6)
   end)
+  it("clip_grad_norm_ computes every norm order over mixed dtypes, sizes and empty grads", function()
+    -- reference: the norm of the concatenated gradients, in double on the host
+    local function ref(gs, p)
+      local acc = p == -math.huge and math.huge or 0
+      for _, g in ipairs(gs) do
+        for _, v in ipairs(g:reshape(-1):tolist()) do
+          local a = math.abs(v)
+          if p == math.huge then acc = math.max(acc, a)
+          elseif p == -math.huge then acc = math.min(acc, a)
+          else acc = acc + a ^ p end
+        end
+      end
+      if p == math.huge or p == -math.huge then return acc end
+      return acc ^ (1 / p)
+    end
+    lt.manual_seed(3)
+    local shapes = {{7, 5}, {0}, {300}, {2, 3, 4}, {1}}
+    for _, p in ipairs({1, 2, 3, 0.5, math.huge, -math.huge}) do
+      local params, gs = {}, {}
+      for i, shape in ipairs(shapes) do
+        local dtype = i % 2 == 0 and "float64" or "float32"
+        local w = lt.zeros(shape, {dtype = dtype, requires_grad = true})
+        w.grad = lt.randn(shape, {dtype = dtype})
+        params[#params + 1] = w
+        gs[#gs + 1] = w.grad:clone()
+      end
+      local want = ref(gs, p)
+      local got = nn.utils.clip_grad_norm_(params, 1e9, p)
+      assert.is_true(math.abs(got - want) <= 1e-5 * math.max(1, want),
+                     ("p=%g: got %.9g want %.9g"):format(p, got, want))
+    end
+    -- no gradients at all: total 0; a NaN gradient: NaN for every order
+    local w = lt.zeros(3, {requires_grad = true})
+    assert.equal(0, nn.utils.clip_grad_norm_({w}, 1.0))
+    w.grad = lt.tensor{1.0, 0 / 0, 2.0}
+    for _, p in ipairs({2, math.huge}) do
+      local t = nn.utils.clip_grad_norm_({w}, 1.0, p)
+      assert.is_true(t ~= t, "p=" .. p .. " gives " .. t)
+    end
+  end)
   it("clip_grad_value_ clamps and the vector helpers round-trip", function()
     local a = lt.zeros(3, {requires_grad = true})
     a.grad = lt.tensor{-2.0, 0.5, 3.0}
