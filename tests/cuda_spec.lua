@@ -231,6 +231,79 @@ describe("CUDA backend #cuda", function()
     end)
   end)
 
+  it("matches the CPU on fused batch norm: forward, backward, running stats, eval", function()
+    if skip() then return end
+    lt.manual_seed(21)
+    -- plane path (HW >= 32: HW % 4 == 0 and odd HW), column path ((N, C) with
+    -- many channels and N * HW = 2, small planes), float64 and the halves
+    local cases = {
+      {{4, 6, 8, 8}, "float32", 1e-4}, {{3, 5, 7, 9}, "float32", 1e-4},
+      {{2, 1000}, "float32", 1e-4}, {{16, 3, 5}, "float32", 1e-4},
+      {{8, 3, 6, 6}, "float64", 1e-10}, {{4, 6, 8, 8}, "bfloat16", 3e-2},
+      {{4, 6, 3, 3}, "float16", 1e-2},
+    }
+    for _, cs in ipairs(cases) do
+      local shape, dt, tol = cs[1], cs[2], cs[3]
+      local C = shape[2]
+      local x0 = (lt.randn(table.unpack(shape)) * 2 + 3):to(dt)
+      local dy0 = lt.randn(table.unpack(shape)):to(dt)
+      local w0, b0 = (lt.randn(C) + 1.5):to(dt), lt.randn(C):to(dt)
+      local rm0, rv0 = lt.randn(C):to(dt), (lt.rand(C) + 0.5):to(dt)
+      local what = ("batch_norm %s {%s}"):format(dt, table.concat(shape, ", "))
+      parity(tol, what, function(dev)
+        local dy = dy0:to(dev)
+        -- training with affine and running stats (updated in place)
+        local x, w, b = leaf(x0, dev), leaf(w0, dev), leaf(b0, dev)
+        local rm, rv = rm0:to(dev):clone(), rv0:to(dev):clone()
+        local y = lt.batch_norm(x, rm, rv, w, b, true, 0.1, 1e-5)
+        assert.are.equal("NativeBatchNormBackward", y.grad_fn)
+        local l1 = (y * dy):sum()
+        l1:backward()
+        -- eval with the updated running stats
+        local xe, we, be = leaf(x0, dev), leaf(w0, dev), leaf(b0, dev)
+        local ye = lt.batch_norm(xe, rm, rv, we, be, false, 0.1, 1e-5)
+        assert.are.equal("NativeBatchNormBackward", ye.grad_fn)
+        local l2 = (ye * dy):sum()
+        l2:backward()
+        -- no affine, no running stats, non-contiguous input
+        local xt = leaf(x0:transpose(1, 2):contiguous(), dev)
+        local yn = lt.batch_norm(xt:transpose(1, 2), nil, nil, nil, nil, true, 0.1, 1e-5)
+        local l3 = (yn * dy):sum()
+        l3:backward()
+        return y, x.grad, w.grad, b.grad, rm, rv, ye, xe.grad, we.grad, be.grad, yn, xt.grad
+      end)
+    end
+  end)
+
+  it("matches the CPU on BatchNorm2d in a training loop (train, then eval)", function()
+    if skip() then return end
+    local nn, optim = lt.nn, lt.optim
+    lt.manual_seed(22)
+    local x0, t0 = lt.randn(8, 3, 10, 10), lt.randn(8, 4, 10, 10)
+    parity(1e-4, "BatchNorm2d", function(dev)
+      lt.manual_seed(5)
+      local model = nn.Sequential(nn.Conv2d(3, 4, 3, {padding = 1}), nn.BatchNorm2d(4)):to(dev)
+      local bn = model[2]
+      local opt = optim.SGD(model:parameters(), {lr = 0.1, momentum = 0.9})
+      local x, t = x0:to(dev), t0:to(dev)
+      local ys = {}
+      model:train()
+      for step = 1, 3 do
+        opt:zero_grad()
+        local y = model(x)
+        assert.are.equal("NativeBatchNormBackward", y.grad_fn)
+        local loss = (y - t):pow(2):mean()
+        loss:backward()
+        opt:step()
+        ys[step] = y
+      end
+      model:eval()
+      local ye = model(x)
+      return ys[1], ys[3], ye, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+        bn.weight.grad, bn.bias.grad, model[1].weight.grad
+    end)
+  end)
+
   it("draws the same random numbers on both devices", function()
     if skip() then return end
     lt.manual_seed(42)

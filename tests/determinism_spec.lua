@@ -61,14 +61,14 @@ local function run_tokens(dev)
   return losses
 end
 
--- 20 Adam steps of a small conv net (conv, ReLU, max pool, conv, ReLU,
--- average pool, Linear) on random images; returns the losses
+-- 20 Adam steps of a small conv net (conv, batch norm, ReLU, max pool, conv,
+-- ReLU, average pool, Linear) on random images; returns the losses
 local function run_conv(dev)
   lt.manual_seed(99)
   local x = lt.randn(16, 1, 12, 12):to(dev)
   local y = lt.randint(1, 5, {16}):to(dev)
   local model = nn.Sequential(
-    nn.Conv2d(1, 6, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(1, 6, 3, {padding = 1}), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
     nn.Conv2d(6, 8, 3, {padding = 1}), nn.ReLU(), nn.AvgPool2d(2),
     nn.Flatten(), nn.Linear(8 * 3 * 3, 4)):to(dev)
   model:train()

@@ -717,6 +717,228 @@ static void test_nn(void) {
   free(x); free(got); free(ref); free(lses);
 }
 
+/* ---------------------------------------------------------------- batch norm */
+
+/* host values (double) <-> device buffers of dt (f32, f64, bf16) */
+static size_t bn_isz(lt_dtype dt) { return dt == LT_DTYPE_F64 ? 8 : dt == LT_DTYPE_F32 ? 4 : 2; }
+static double bn_round(double v, lt_dtype dt) {
+  if (dt == LT_DTYPE_F32) return (float)v;
+  if (dt == LT_DTYPE_BF16) return lt_bf16_to_double(lt_float_to_bf16((float)v));
+  return v;
+}
+static void *bn_up(const double *h, int64_t n, lt_dtype dt) {
+  size_t sz = bn_isz(dt);
+  unsigned char *buf = malloc(n * sz);
+  for (int64_t i = 0; i < n; i++) {
+    if (dt == LT_DTYPE_F64) memcpy(buf + i * 8, &h[i], 8);
+    else if (dt == LT_DTYPE_F32) { float f = (float)h[i]; memcpy(buf + i * 4, &f, 4); }
+    else { uint16_t u = lt_float_to_bf16((float)h[i]); memcpy(buf + i * 2, &u, 2); }
+  }
+  void *d = dev_from(buf, n * sz);
+  free(buf);
+  return d;
+}
+static void bn_down(double *h, const void *d, int64_t n, lt_dtype dt) {
+  size_t sz = bn_isz(dt);
+  unsigned char *buf = malloc(n * sz);
+  to_host(buf, d, n * sz);
+  for (int64_t i = 0; i < n; i++) {
+    if (dt == LT_DTYPE_F64) memcpy(&h[i], buf + i * 8, 8);
+    else if (dt == LT_DTYPE_F32) { float f; memcpy(&f, buf + i * 4, 4); h[i] = f; }
+    else { uint16_t u; memcpy(&u, buf + i * 2, 2); h[i] = lt_bf16_to_double(u); }
+  }
+  free(buf);
+}
+static bool bn_same_bytes(const void *d1, const void *d2, size_t bytes) {
+  unsigned char *a = malloc(bytes), *b = malloc(bytes);
+  to_host(a, d1, bytes);
+  to_host(b, d2, bytes);
+  bool same = memcmp(a, b, bytes) == 0;
+  free(a); free(b);
+  return same;
+}
+/* device buffer (n of dt) against a double reference */
+#define BN_NEAR(dev, ref, n, dt, tol, what)                                                   \
+  do {                                                                                       \
+    double *g_ = malloc((n) * 8);                                                            \
+    bn_down(g_, dev, n, dt);                                                                 \
+    double m_ = 0;                                                                           \
+    int64_t w_ = 0;                                                                          \
+    for (int64_t i_ = 0; i_ < (n); i_++) {                                                   \
+      double d_ = fabs(g_[i_] - (ref)[i_]) / (1 + fabs((ref)[i_]));                           \
+      if (d_ > m_ || d_ != d_) { m_ = d_ != d_ ? 1e30 : d_; w_ = i_; }                       \
+    }                                                                                        \
+    CHECK(m_ <= (tol), "batch_norm %s (N %lld C %lld HW %lld dt %d): max rel diff %g at %lld " \
+          "(got %g want %g)", what, (long long)N, (long long)C, (long long)HW, (int)dt, m_,   \
+          (long long)w_, g_[w_], (ref)[w_]);                                                 \
+    free(g_);                                                                                \
+  } while (0)
+
+/* reference backward (contract of backend.h) from the reference stats */
+static void bn_ref_backward(double *rdx, double *rdw, double *rdb, const double *dy,
+                            const double *x, const double *mean, const double *is,
+                            const double *w, int64_t N, int64_t C, int64_t HW, bool training) {
+  int64_t M = N * HW;
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0, t = 0;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t i = 0; i < HW; i++) {
+        int64_t e = (n * C + c) * HW + i;
+        s += dy[e];
+        t += dy[e] * (x[e] - mean[c]) * is[c];
+      }
+    rdb[c] = s;
+    rdw[c] = t;
+    double wc = w ? w[c] : 1;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t i = 0; i < HW; i++) {
+        int64_t e = (n * C + c) * HW + i;
+        double xh = (x[e] - mean[c]) * is[c];
+        rdx[e] = training ? wc * is[c] * (dy[e] - s / M - xh * t / M) : wc * is[c] * dy[e];
+      }
+  }
+}
+
+/* one shape and dtype: stats (train, with and without running stats, eval),
+   forward (with and without w, b), backward (training and eval, dx/dw/db
+   NULL combinations), bitwise repeatability. offset shifts x (the shifted
+   sums must not lose the variance). */
+static void bn_case(int64_t N, int64_t C, int64_t HW, lt_dtype dt, double offset, double tol) {
+  const int64_t T = N * C * HW, M = N * HW;
+  const lt_dtype sdt = dt == LT_DTYPE_F64 ? LT_DTYPE_F64 : LT_DTYPE_F32;
+  const size_t isz = bn_isz(dt), ssz = bn_isz(sdt);
+  const double eps = 1e-5, mom = 0.1;
+  const double stol = dt == LT_DTYPE_F64 ? 1e-12 : 1e-5;  /* mean/invstd: float32 or f64 */
+  double *x = malloc(T * 8), *dy = malloc(T * 8), *w = malloc(C * 8), *b = malloc(C * 8);
+  double *rm = malloc(C * 8), *rv = malloc(C * 8), *mean = malloc(C * 8), *is = malloc(C * 8);
+  double *rm2 = malloc(C * 8), *rv2 = malloc(C * 8), *y = malloc(T * 8), *rdx = malloc(T * 8);
+  double *rdw = malloc(C * 8), *rdb = malloc(C * 8);
+  for (int64_t e = 0; e < T; e++) {
+    int64_t c = (e / HW) % C;
+    x[e] = bn_round(frand() * (1 + 0.5 * (c % 3)) + offset + 0.25 * (c % 5), dt);
+    dy[e] = bn_round(frand(), dt);
+  }
+  for (int64_t c = 0; c < C; c++) {
+    w[c] = bn_round(frand() + 1.5, dt);
+    b[c] = bn_round(frand(), dt);
+    rm[c] = bn_round(frand(), dt);
+    rv[c] = bn_round(frand() + 1.5, dt);
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0, q = 0;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t i = 0; i < HW; i++) s += x[(n * C + c) * HW + i];
+    mean[c] = s / M;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t i = 0; i < HW; i++) q += pow(x[(n * C + c) * HW + i] - mean[c], 2);
+    is[c] = 1 / sqrt(q / M + eps);
+    rm2[c] = (1 - mom) * rm[c] + mom * mean[c];
+    rv2[c] = (1 - mom) * rv[c] + mom * q / (M - 1);
+  }
+  void *ex = bn_up(x, T, dt), *edy = bn_up(dy, T, dt), *ew = bn_up(w, C, dt),
+       *eb = bn_up(b, C, dt), *erm = bn_up(rm, C, dt), *erv = bn_up(rv, C, dt);
+  void *em = B->alloc(C * ssz, 0), *eis = B->alloc(C * ssz, 0), *ey = B->alloc(T * isz, 0);
+  void *edx = B->alloc(T * isz, 0), *edw = B->alloc(C * isz, 0), *edb = B->alloc(C * isz, 0);
+  void *edx2 = B->alloc(T * isz, 0), *edw2 = B->alloc(C * isz, 0), *edb2 = B->alloc(C * isz, 0);
+  /* training stats without running stats, then with (updated in place) */
+  OK(B->batch_norm_stats(em, eis, NULL, NULL, ex, dt, N, C, HW, true, mom, eps));
+  BN_NEAR(em, mean, C, sdt, stol, "mean");
+  BN_NEAR(eis, is, C, sdt, stol, "invstd");
+  OK(B->batch_norm_stats(em, eis, erm, erv, ex, dt, N, C, HW, true, mom, eps));
+  BN_NEAR(em, mean, C, sdt, stol, "mean (running)");
+  BN_NEAR(eis, is, C, sdt, stol, "invstd (running)");
+  BN_NEAR(erm, rm2, C, dt, tol, "running_mean");
+  BN_NEAR(erv, rv2, C, dt, tol, "running_var (unbiased)");
+  /* forward with and without w, b */
+  for (int64_t e = 0; e < T; e++) {
+    int64_t c = (e / HW) % C;
+    y[e] = (x[e] - mean[c]) * is[c] * w[c] + b[c];
+  }
+  OK(B->batch_norm_forward(ey, ex, em, eis, ew, eb, dt, N, C, HW));
+  BN_NEAR(ey, y, T, dt, tol, "y");
+  for (int64_t e = 0; e < T; e++) y[e] = (x[e] - mean[(e / HW) % C]) * is[(e / HW) % C];
+  OK(B->batch_norm_forward(ey, ex, em, eis, NULL, NULL, dt, N, C, HW));
+  BN_NEAR(ey, y, T, dt, tol, "y (no w, b)");
+  /* training backward: all three, then NULL combinations */
+  bn_ref_backward(rdx, rdw, rdb, dy, x, mean, is, w, N, C, HW, true);
+  OK(B->batch_norm_backward(edx, edw, edb, edy, ex, em, eis, ew, dt, N, C, HW, true));
+  BN_NEAR(edx, rdx, T, dt, tol, "dx");
+  BN_NEAR(edw, rdw, C, dt, tol, "dw");
+  BN_NEAR(edb, rdb, C, dt, tol, "db");
+  OK(B->batch_norm_backward(edx2, edw2, edb2, edy, ex, em, eis, ew, dt, N, C, HW, true));
+  CHECK(bn_same_bytes(edx, edx2, T * isz) && bn_same_bytes(edw, edw2, C * isz) &&
+        bn_same_bytes(edb, edb2, C * isz), "batch_norm_backward not bitwise repeatable "
+        "(N %lld C %lld HW %lld)", (long long)N, (long long)C, (long long)HW);
+  OK(B->batch_norm_backward(NULL, edw2, edb2, edy, ex, em, eis, ew, dt, N, C, HW, true));
+  BN_NEAR(edw2, rdw, C, dt, tol, "dw (dx NULL)");
+  BN_NEAR(edb2, rdb, C, dt, tol, "db (dx NULL)");
+  OK(B->batch_norm_backward(NULL, NULL, edb2, edy, ex, em, eis, NULL, dt, N, C, HW, true));
+  BN_NEAR(edb2, rdb, C, dt, tol, "db alone");
+  bn_ref_backward(rdx, rdw, rdb, dy, x, mean, is, NULL, N, C, HW, true);
+  OK(B->batch_norm_backward(edx2, NULL, NULL, edy, ex, em, eis, NULL, dt, N, C, HW, true));
+  BN_NEAR(edx2, rdx, T, dt, tol, "dx alone (no w)");
+  /* eval: the (updated) running stats */
+  double *rmq = malloc(C * 8), *rvq = malloc(C * 8);
+  bn_down(rmq, erm, C, dt);
+  bn_down(rvq, erv, C, dt);
+  for (int64_t c = 0; c < C; c++) is[c] = 1 / sqrt(rvq[c] + eps);
+  OK(B->batch_norm_stats(em, eis, erm, erv, ex, dt, N, C, HW, false, mom, eps));
+  BN_NEAR(em, rmq, C, sdt, stol, "eval mean");
+  BN_NEAR(eis, is, C, sdt, stol, "eval invstd");
+  BN_NEAR(erm, rmq, C, dt, 0, "running_mean untouched in eval");
+  for (int64_t e = 0; e < T; e++) {
+    int64_t c = (e / HW) % C;
+    y[e] = (x[e] - rmq[c]) * is[c] * w[c] + b[c];
+  }
+  OK(B->batch_norm_forward(ey, ex, em, eis, ew, eb, dt, N, C, HW));
+  BN_NEAR(ey, y, T, dt, tol, "eval y");
+  bn_ref_backward(rdx, rdw, rdb, dy, x, rmq, is, w, N, C, HW, false);
+  OK(B->batch_norm_backward(edx, edw, edb, edy, ex, em, eis, ew, dt, N, C, HW, false));
+  BN_NEAR(edx, rdx, T, dt, tol, "eval dx");
+  BN_NEAR(edw, rdw, C, dt, tol, "eval dw");
+  BN_NEAR(edb, rdb, C, dt, tol, "eval db");
+  OK(B->batch_norm_backward(edx2, NULL, NULL, edy, ex, em, eis, ew, dt, N, C, HW, false));
+  BN_NEAR(edx2, rdx, T, dt, tol, "eval dx alone");
+  void *bufs[] = {ex, edy, ew, eb, erm, erv, em, eis, ey, edx, edw, edb, edx2, edw2, edb2};
+  size_t szs[] = {T * isz, T * isz, C * isz, C * isz, C * isz, C * isz, C * ssz, C * ssz,
+                  T * isz, T * isz, C * isz, C * isz, T * isz, C * isz, C * isz};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) B->free(bufs[i], szs[i], 0);
+  free(x); free(dy); free(w); free(b); free(rm); free(rv); free(mean); free(is); free(rm2);
+  free(rv2); free(y); free(rdx); free(rdw); free(rdb); free(rmq); free(rvq);
+}
+
+static void test_batch_norm(void) {
+  if (!B->batch_norm_stats || !B->batch_norm_forward || !B->batch_norm_backward) {
+    CHECK(0, "batch_norm entries missing");
+    return;
+  }
+  /* plane path (HW >= 32): odd HW, HW % 4 == 0, several chunks per channel;
+     column path (HW < 32): tiny N*HW with many channels, many rows;
+     shifted data; float64 and bfloat16 */
+  bn_case(4, 3, 50, LT_DTYPE_F32, 0, 1e-4);
+  bn_case(2, 5, 64, LT_DTYPE_F32, 0, 1e-4);
+  bn_case(16, 8, 3136, LT_DTYPE_F32, 0, 1e-4);
+  bn_case(2, 1000, 1, LT_DTYPE_F32, 0, 1e-4);
+  bn_case(8, 6, 7, LT_DTYPE_F32, 0, 1e-4);
+  bn_case(4096, 4, 1, LT_DTYPE_F32, 0, 1e-4);
+  bn_case(3, 2, 33, LT_DTYPE_F32, 100, 1e-4);
+  bn_case(8, 6, 7, LT_DTYPE_F32, 50, 1e-4);
+  bn_case(5, 4, 36, LT_DTYPE_F64, 3, 1e-10);
+  bn_case(7, 3, 5, LT_DTYPE_F64, 0, 1e-10);
+  bn_case(4, 3, 64, LT_DTYPE_BF16, 0, 2e-2);
+  bn_case(16, 5, 3, LT_DTYPE_BF16, 0, 2e-2);
+  /* errors, not crashes: eval without running stats, a non-float dtype */
+  int64_t C = 3;
+  void *m = B->alloc(C * 4, 0), *s = B->alloc(C * 4, 0), *x = B->alloc(C * 8, 0);
+  g_msg[0] = 0;
+  lt_status st = B->batch_norm_stats(m, s, NULL, NULL, x, LT_DTYPE_F32, 1, C, 1, false, 0.1, 1e-5);
+  CHECK(st != LT_OK && strstr(g_msg, "batch_norm"), "eval without running stats: status %d", st);
+  g_msg[0] = 0;
+  st = B->batch_norm_forward(x, x, m, s, NULL, NULL, LT_DTYPE_I64, 1, C, 1);
+  CHECK(st == LT_ERR_DTYPE && strstr(g_msg, "batch_norm"), "int64 batch_norm: status %d", st);
+  B->free(m, C * 4, 0); B->free(s, C * 4, 0); B->free(x, C * 8, 0);
+}
+
 static void test_conv_pool(void) {
   lt_conv_geom g = {2, 3, 9, 11, 3, 2, 2, 1, 1, 0, 1, 2, 0, 0};
   g.oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
@@ -999,6 +1221,7 @@ int main(int argc, char **argv) {
   test_index();
   test_nn();
   test_conv_pool();
+  test_batch_norm();
   test_rng_optim();
   test_memory_and_timing();
   test_error_message();

@@ -1,9 +1,11 @@
---- Containers: Sequential, ModuleList and ModuleDict.
--- Children are registered under PyTorch's names ("0", "1", ... for the
--- sequences, so state_dict keys match PyTorch's) and indexed 1-based from
--- Lua (`seq[1]` is child "0"). They deliberately do not support slicing.
+--- Containers: Sequential, ModuleList, ModuleDict, ParameterList and
+-- ParameterDict. Children and parameters are registered under PyTorch's
+-- names ("0", "1", ... for the sequences, so state_dict keys match
+-- PyTorch's) and indexed 1-based from Lua (`seq[1]` is child "0"). They
+-- deliberately do not support slicing.
 -- @module luatrain.nn.container
 local class = require("luatrain.class")
+local lt = require("luatrain")
 local module = require("luatrain.nn.module")
 
 local Module = module.Module
@@ -215,6 +217,175 @@ end
 
 function ModuleDict:forward()
   error("ModuleDict has no forward: call its children", 2)
+end
+
+local function as_param(v, fname)
+  if not lt.is_tensor(v) then
+    error(("%s: bad argument (tensor expected, got %s)"):format(fname, class.name_of(v)), 4)
+  end
+  if module.is_parameter(v) then return v end
+  return module.Parameter(v)
+end
+
+--- ParameterList{p1, p2, ...}: parameters registered as "0", "1", ... (so
+-- parameters(), state_dict() and `to` see them), indexed 1-based:
+-- `pl[1]`, `pl[1] = t`, `#pl`, `pl:append(t)`, `pl:extend{...}`, `pl:iter()`.
+-- Tensors that are not parameters are made parameters, as in PyTorch.
+local ParameterList = Module:extend("ParameterList")
+M.ParameterList = ParameterList
+do
+  local base_index, base_newindex = Module.__index, Module.__newindex
+  local function names(self) return rawget(self, "_params").names end
+
+  function ParameterList.__index(self, k)
+    if type(k) == "number" then
+      if math.type(k) ~= "integer" then return nil end
+      local ns = names(self)
+      if k < 0 then k = #ns + k + 1 end
+      local nm = ns[k]
+      return nm and rawget(self, "_params").map[nm] or nil
+    end
+    return base_index(self, k)
+  end
+
+  function ParameterList.__newindex(self, k, v)
+    if type(k) == "number" then
+      local n = #names(self)
+      if math.type(k) ~= "integer" then
+        error(("ParameterList[]: index must be an integer, got %s"):format(tostring(k)), 2)
+      end
+      local i = k < 0 and n + k + 1 or k
+      if i < 1 or i > n + 1 then
+        error(("ParameterList[]: index %d out of range (%d parameters)"):format(k, n), 2)
+      end
+      self:register_parameter(tostring(i - 1), as_param(v, "ParameterList[]"))
+      return
+    end
+    return base_newindex(self, k, v)
+  end
+
+  function ParameterList.__len(self) return #names(self) end
+
+  function ParameterList:init(ps)
+    if ps ~= nil then
+      if type(ps) ~= "table" or is_module(ps) then
+        error("ParameterList: bad argument #1 'values' (list of tensors expected)", 3)
+      end
+      for i = 1, #ps do self:register_parameter(tostring(i - 1), as_param(ps[i], "ParameterList")) end
+    end
+  end
+
+  --- Appends a parameter (a tensor is made one).
+  -- @return self
+  function ParameterList:append(p)
+    self:register_parameter(tostring(#names(self)), as_param(p, "ParameterList:append"))
+    return self
+  end
+
+  --- Appends every tensor of a list (on the class itself: makes a subclass).
+  -- @return self
+  function ParameterList:extend(ps)
+    if class.is_class(self) then return class.Object.extend(self, ps) end
+    if type(ps) ~= "table" then
+      error(("ParameterList:extend: bad argument #1 (list of tensors expected, got %s)"):format(type(ps)), 2)
+    end
+    for i = 1, #ps do self:append(ps[i]) end
+    return self
+  end
+
+  --- Iterator over (position, parameter), 1-based.
+  function ParameterList:iter()
+    local i = 0
+    return function()
+      i = i + 1
+      local p = self[i]
+      if p ~= nil then return i, p end
+    end
+  end
+
+  function ParameterList:forward()
+    error("ParameterList has no forward: use its parameters", 2)
+  end
+
+  function ParameterList:extra_repr()
+    local lines = {}
+    for i, p in self:iter() do
+      lines[#lines + 1] = ("(%d): Parameter containing: [%s of size {%s}]")
+                          :format(i - 1, p.dtype, table.concat(p.shape, ", "))
+    end
+    if #lines == 0 then return "" end
+    return "\n  " .. table.concat(lines, "\n  ") .. "\n"
+  end
+end
+
+--- ParameterDict{name = tensor, ...} (names sorted) or ParameterDict{{name, tensor}, ...}
+-- (order kept): parameters by name (`pd.name`, `pd["name"] = t`, `#pd`,
+-- `pd:keys()`, `pd:values()`, `pd:items()`), registered under those names.
+local ParameterDict = Module:extend("ParameterDict")
+M.ParameterDict = ParameterDict
+
+function ParameterDict:init(t)
+  if t == nil then return end
+  if type(t) ~= "table" or is_module(t) or lt.is_tensor(t) then
+    error("ParameterDict: bad argument #1 'parameters' (table expected)", 3)
+  end
+  if #t > 0 then
+    for i, e in ipairs(t) do
+      if type(e) ~= "table" or type(e[1]) ~= "string" then
+        error(("ParameterDict: entry %d must be {name, tensor}"):format(i), 3)
+      end
+      self:register_parameter(e[1], as_param(e[2], "ParameterDict"))
+    end
+  else
+    local keys = {}
+    for k in pairs(t) do
+      if type(k) ~= "string" then error("ParameterDict: keys must be strings", 3) end
+      keys[#keys + 1] = k
+    end
+    table.sort(keys)
+    for _, k in ipairs(keys) do self:register_parameter(k, as_param(t[k], "ParameterDict")) end
+  end
+end
+
+do
+  local base_newindex = Module.__newindex
+  function ParameterDict.__newindex(self, k, v)
+    if type(k) == "string" and lt.is_tensor(v) then
+      self:register_parameter(k, as_param(v, "ParameterDict[]"))
+      return
+    end
+    return base_newindex(self, k, v)
+  end
+end
+
+function ParameterDict.__len(self) return #rawget(self, "_params").names end
+
+--- The names, in order.
+function ParameterDict:keys()
+  local out = {}
+  for i, k in ipairs(rawget(self, "_params").names) do out[i] = k end
+  return out
+end
+
+--- The parameters, in order.
+function ParameterDict:values()
+  local kind, out = rawget(self, "_params"), {}
+  for i, k in ipairs(kind.names) do out[i] = kind.map[k] end
+  return out
+end
+
+--- Iterator over (name, parameter), in order.
+function ParameterDict:items()
+  local kind, i = rawget(self, "_params"), 0
+  return function()
+    i = i + 1
+    local k = kind.names[i]
+    if k then return k, kind.map[k] end
+  end
+end
+
+function ParameterDict:forward()
+  error("ParameterDict has no forward: use its parameters", 2)
 end
 
 return M

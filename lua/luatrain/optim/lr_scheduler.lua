@@ -1,9 +1,10 @@
 --- Learning-rate schedulers (torch.optim.lr_scheduler): LRScheduler base,
 -- LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR,
--- OneCycleLR, SequentialLR and ReduceLROnPlateau. Each follows PyTorch's
--- chainable (recursive) formulas so trajectories match step for step;
--- constructing one sets `initial_lr` on the groups and takes the initial
--- step, as in PyTorch. No CyclicLR / CosineAnnealingWarmRestarts / ChainedScheduler.
+-- OneCycleLR, SequentialLR, ReduceLROnPlateau, ConstantLR, PolynomialLR,
+-- CosineAnnealingWarmRestarts, CyclicLR and ChainedScheduler. Each follows
+-- PyTorch's chainable (recursive) formulas so trajectories match step for
+-- step; constructing one sets `initial_lr` on the groups and takes the
+-- initial step, as in PyTorch. No SWA schedulers, no custom scale_fn state.
 -- @module luatrain.optim.lr_scheduler
 local class = require("luatrain.class")
 
@@ -58,7 +59,9 @@ end
 
 function LRScheduler:_initial_step()
   self._step_count = 0
+  self._is_initial = true
   self:step()
+  self._is_initial = false
 end
 
 --- The learning rates computed by the last step, one per group.
@@ -558,5 +561,283 @@ end
 ReduceLROnPlateau.get_last_lr = LRScheduler.get_last_lr
 ReduceLROnPlateau.state_dict = LRScheduler.state_dict
 ReduceLROnPlateau.load_state_dict = LRScheduler.load_state_dict
+
+-- -------------------------------------------------------------- more schedules
+
+local function check_num(v, name, cls, level)
+  if type(v) ~= "number" or v ~= v then
+    error(("%s: bad argument '%s' (number expected, got %s)"):format(cls, name, tostring(v)), level or 4)
+  end
+end
+
+-- a number or one per group -> list (PyTorch's _format_param)
+local function format_param(cls, name, v, n)
+  if type(v) == "table" then
+    if #v ~= n then
+      error(("%s: expected %d values for %s, got %d"):format(cls, n, name, #v), 4)
+    end
+    for i = 1, n do check_num(v[i], name, cls, 5) end
+    return {table.unpack(v)}
+  end
+  check_num(v, name, cls, 5)
+  local out = {}
+  for i = 1, n do out[i] = v end
+  return out
+end
+
+--- ConstantLR(optimizer, {factor = 1/3, total_iters = 5, last_epoch = -1}):
+-- lr = base_lr * factor until total_iters, then base_lr.
+local ConstantLR = LRScheduler:extend("ConstantLR")
+M.ConstantLR = ConstantLR
+function ConstantLR:init(optimizer, opts)
+  opts = opts or {}
+  local factor = opts.factor or 1.0 / 3
+  check_num(factor, "factor", "ConstantLR")
+  if factor > 1 or factor < 0 then
+    error(("ConstantLR: bad option 'factor' (expected in [0, 1], got %s)"):format(tostring(factor)), 3)
+  end
+  local n = opts.total_iters or 5
+  if math.type(n) ~= "integer" or n < 0 then
+    error(("ConstantLR: bad option 'total_iters' (non-negative integer expected, got %s)")
+          :format(tostring(n)), 3)
+  end
+  self.factor, self.total_iters = factor, n
+  LRScheduler.init(self, optimizer, opts.last_epoch)
+end
+function ConstantLR:get_lr()
+  local lrs = group_lrs(self)
+  if self.last_epoch == 0 then
+    for i = 1, #lrs do lrs[i] = lrs[i] * self.factor end
+  elseif self.last_epoch == self.total_iters then
+    for i = 1, #lrs do lrs[i] = lrs[i] * (1.0 / self.factor) end
+  end
+  return lrs
+end
+function ConstantLR:_get_closed_form_lr()
+  local out = {}
+  local done = self.last_epoch >= self.total_iters and 1 or 0
+  for i, b in ipairs(self.base_lrs) do out[i] = b * (self.factor + done * (1 - self.factor)) end
+  return out
+end
+
+--- PolynomialLR(optimizer, {total_iters = 5, power = 1.0, last_epoch = -1}):
+-- lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ^ power.
+local PolynomialLR = LRScheduler:extend("PolynomialLR")
+M.PolynomialLR = PolynomialLR
+function PolynomialLR:init(optimizer, opts)
+  opts = opts or {}
+  local n, power = opts.total_iters or 5, opts.power or 1.0
+  if math.type(n) ~= "integer" or n <= 0 then
+    error(("PolynomialLR: bad option 'total_iters' (positive integer expected, got %s)")
+          :format(tostring(n)), 3)
+  end
+  check_num(power, "power", "PolynomialLR")
+  self.total_iters, self.power = n, power
+  LRScheduler.init(self, optimizer, opts.last_epoch)
+end
+function PolynomialLR:get_lr()
+  local lrs = group_lrs(self)
+  if self._is_initial or self.last_epoch > self.total_iters then return lrs end
+  local e, n = self.last_epoch, self.total_iters
+  local f = ((1.0 - e / n) / (1.0 - (e - 1) / n)) ^ self.power
+  for i = 1, #lrs do lrs[i] = lrs[i] * f end
+  return lrs
+end
+function PolynomialLR:_get_closed_form_lr()
+  local out = {}
+  for i, b in ipairs(self.base_lrs) do
+    out[i] = b * (1.0 - math.min(self.total_iters, self.last_epoch) / self.total_iters) ^ self.power
+  end
+  return out
+end
+
+--- CosineAnnealingWarmRestarts(optimizer, T_0, {T_mult = 1, eta_min = 0,
+-- last_epoch = -1}): cosine from base_lr to eta_min over T_i epochs, then a
+-- restart with T_i = T_i * T_mult. step(epoch) accepts fractional epochs
+-- (e.g. epoch + i / iters_per_epoch), as in PyTorch.
+local CosineAnnealingWarmRestarts = LRScheduler:extend("CosineAnnealingWarmRestarts")
+M.CosineAnnealingWarmRestarts = CosineAnnealingWarmRestarts
+function CosineAnnealingWarmRestarts:init(optimizer, T_0, opts)
+  local cls = "CosineAnnealingWarmRestarts"
+  check_pos_int(T_0, "T_0", cls)
+  opts = opts or {}
+  local T_mult, eta_min = opts.T_mult or 1, opts.eta_min or 0.0
+  if math.type(T_mult) ~= "integer" or T_mult < 1 then
+    error(("%s: bad option 'T_mult' (integer >= 1 expected, got %s)"):format(cls, tostring(T_mult)), 3)
+  end
+  check_num(eta_min, "eta_min", cls)
+  self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+  self.T_cur = opts.last_epoch or -1
+  LRScheduler.init(self, optimizer, opts.last_epoch)
+end
+function CosineAnnealingWarmRestarts:get_lr()
+  local out = {}
+  for i, b in ipairs(self.base_lrs) do
+    out[i] = self.eta_min + (b - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+  end
+  return out
+end
+--- Advances one epoch, or jumps to `epoch` (a non-negative number, may be fractional).
+function CosineAnnealingWarmRestarts:step(epoch)
+  self._step_count = (self._step_count or 0) + 1
+  if epoch == nil and self.last_epoch < 0 then epoch = 0 end
+  if epoch == nil then
+    epoch = self.last_epoch + 1
+    self.T_cur = self.T_cur + 1
+    if self.T_cur >= self.T_i then
+      self.T_cur = self.T_cur % self.T_i
+      self.T_i = self.T_i * self.T_mult
+    end
+  else
+    if type(epoch) ~= "number" or epoch ~= epoch or epoch < 0 then
+      error(("CosineAnnealingWarmRestarts:step: bad argument #1 'epoch' "
+             .. "(non-negative number expected, got %s)")
+            :format(tostring(epoch)), 2)
+    end
+    if epoch >= self.T_0 then
+      if self.T_mult == 1 then
+        self.T_cur = epoch % self.T_0
+      else
+        local m = self.T_mult
+        local n = math.floor(math.log(epoch / self.T_0 * (m - 1) + 1) / math.log(m))
+        self.T_cur = epoch - self.T_0 * (m ^ n - 1) / (m - 1)
+        self.T_i = self.T_0 * (math.tointeger(m ^ n) or m ^ n)
+      end
+    else
+      self.T_i = self.T_0
+      self.T_cur = epoch
+    end
+  end
+  self.last_epoch = math.floor(epoch)
+  local values = self:get_lr()
+  for i, g in ipairs(self.optimizer.param_groups) do g.lr = values[i] end
+  self._last_lr = group_lrs(self)
+end
+
+--- CyclicLR(optimizer, base_lr, max_lr (numbers or one per group),
+-- {step_size_up = 2000, step_size_down = step_size_up, mode = "triangular"
+-- | "triangular2" | "exp_range", gamma = 1, scale_fn = nil, scale_mode =
+-- "cycle" | "iterations", cycle_momentum = true, base_momentum = 0.8,
+-- max_momentum = 0.9, last_epoch = -1}). Step it after every batch. With
+-- cycle_momentum it cycles SGD's momentum or Adam's beta1 inversely.
+local CyclicLR = LRScheduler:extend("CyclicLR")
+M.CyclicLR = CyclicLR
+local CYCLIC_MODES = {triangular = "cycle", triangular2 = "cycle", exp_range = "iterations"}
+function CyclicLR:init(optimizer, base_lr, max_lr, opts)
+  local cls = "CyclicLR"
+  check_optimizer(optimizer, cls)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(("CyclicLR: bad argument #4 'opts' (table expected, got %s)"):format(type(opts)), 3)
+  end
+  local groups = optimizer.param_groups
+  local n = #groups
+  local last_epoch = opts.last_epoch or -1
+  local base_lrs = format_param(cls, "base_lr", base_lr, n)
+  if last_epoch == -1 then
+    for i, g in ipairs(groups) do g.lr = base_lrs[i] end
+  end
+  self.max_lrs = format_param(cls, "max_lr", max_lr, n)
+  local up = opts.step_size_up or 2000
+  check_num(up, "step_size_up", cls)
+  local down = opts.step_size_down or up
+  check_num(down, "step_size_down", cls)
+  if up + down <= 0 then error("CyclicLR: step_size_up + step_size_down must be positive", 3) end
+  self.total_size = up + down + 0.0
+  self.step_ratio = up / self.total_size
+  local mode = opts.mode or "triangular"
+  if opts.scale_fn == nil and CYCLIC_MODES[mode] == nil then
+    error(("CyclicLR: bad option 'mode' ('triangular', 'triangular2' or 'exp_range' expected, got %s)")
+          :format(tostring(mode)), 3)
+  end
+  if opts.scale_fn ~= nil and type(opts.scale_fn) ~= "function" then
+    error(("CyclicLR: bad option 'scale_fn' (function expected, got %s)"):format(type(opts.scale_fn)), 3)
+  end
+  self.mode, self.gamma = mode, opts.gamma or 1.0
+  check_num(self.gamma, "gamma", cls)
+  self._scale_fn_custom = opts.scale_fn
+  self.scale_mode = opts.scale_mode or "cycle"
+  if opts.scale_fn == nil then self.scale_mode = CYCLIC_MODES[mode]
+  elseif self.scale_mode ~= "cycle" and self.scale_mode ~= "iterations" then
+    error(("CyclicLR: bad option 'scale_mode' ('cycle' or 'iterations' expected, got %s)")
+          :format(tostring(self.scale_mode)), 3)
+  end
+  self.cycle_momentum = opts.cycle_momentum ~= false
+  if self.cycle_momentum then
+    local d = optimizer.defaults or {}
+    if d.momentum == nil and d.betas == nil then
+      error("CyclicLR: optimizer must support momentum or beta1 with cycle_momentum enabled", 3)
+    end
+    self.use_beta1 = d.betas ~= nil
+    self.base_momentums = format_param(cls, "base_momentum", opts.base_momentum or 0.8, n)
+    self.max_momentums = format_param(cls, "max_momentum", opts.max_momentum or 0.9, n)
+    if last_epoch == -1 then
+      for i, g in ipairs(groups) do
+        if self.use_beta1 then g.betas = {self.max_momentums[i], g.betas[2]}
+        else g.momentum = self.max_momentums[i] end
+        g.max_momentum, g.base_momentum = self.max_momentums[i], self.base_momentums[i]
+      end
+    end
+  end
+  LRScheduler.init(self, optimizer, last_epoch)
+  self.base_lrs = base_lrs
+end
+function CyclicLR:scale_fn(x)
+  if self._scale_fn_custom then return self._scale_fn_custom(x) end
+  if self.mode == "triangular" then return 1.0 end
+  if self.mode == "triangular2" then return 1 / (2.0 ^ (x - 1)) end
+  return self.gamma ^ x
+end
+function CyclicLR:get_lr()
+  local cycle = math.floor(1 + self.last_epoch / self.total_size)
+  local x = 1.0 + self.last_epoch / self.total_size - cycle
+  local scale
+  if x <= self.step_ratio then scale = x / self.step_ratio
+  else scale = (x - 1) / (self.step_ratio - 1) end
+  local s = self.scale_mode == "cycle" and self:scale_fn(cycle) or self:scale_fn(self.last_epoch)
+  local lrs = {}
+  for i, b in ipairs(self.base_lrs) do lrs[i] = b + (self.max_lrs[i] - b) * scale * s end
+  if self.cycle_momentum then
+    for i, g in ipairs(self.optimizer.param_groups) do
+      local bm, mm = self.base_momentums[i], self.max_momentums[i]
+      local m = mm - (mm - bm) * scale * s
+      if self.use_beta1 then g.betas = {m, g.betas[2]} else g.momentum = m end
+    end
+  end
+  return lrs
+end
+
+--- ChainedScheduler(schedulers, optimizer = schedulers[1].optimizer): step()
+-- steps every scheduler in order (their effects multiply for the chainable
+-- ones). ReduceLROnPlateau can't be chained.
+local ChainedScheduler = LRScheduler:extend("ChainedScheduler")
+M.ChainedScheduler = ChainedScheduler
+function ChainedScheduler:init(schedulers, optimizer)
+  if type(schedulers) ~= "table" or #schedulers < 1 then
+    error(("ChainedScheduler: bad argument #1 'schedulers' (non-empty list of schedulers expected, got %s)")
+          :format(type(schedulers) == "table" and "an empty table" or type(schedulers)), 3)
+  end
+  optimizer = optimizer or schedulers[1].optimizer
+  for i, s in ipairs(schedulers) do
+    if class.isinstance(s, ReduceLROnPlateau) then
+      error(("ChainedScheduler: schedulers[%d] is a ReduceLROnPlateau, which can't be chained"):format(i), 3)
+    end
+    if not class.isinstance(s, LRScheduler) then
+      error(("ChainedScheduler: schedulers[%d] is not a scheduler (%s)"):format(i, class.name_of(s)), 3)
+    end
+    if s.optimizer ~= optimizer then
+      error(("ChainedScheduler: schedulers[%d] has a different optimizer"):format(i), 3)
+    end
+  end
+  self._schedulers = {table.unpack(schedulers)}
+  self.optimizer = optimizer
+  self._last_lr = group_lrs(self)
+end
+function ChainedScheduler:step()
+  for _, s in ipairs(self._schedulers) do s:step() end
+  self._last_lr = group_lrs(self)
+end
+ChainedScheduler.state_dict = SequentialLR.state_dict
+ChainedScheduler.load_state_dict = SequentialLR.load_state_dict
 
 return M
