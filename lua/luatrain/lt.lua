@@ -57,6 +57,10 @@ lt.autograd = {
 -- Lua here (`function lt.Tensor.foo(self) ... end` makes `t:foo()` work).
 lt.Tensor = core._methods
 
+--- PyTorch tensor functions composed from the core ops (tril, einsum, roll,
+-- lerp, nonzero ...): lua/luatrain/tensor_ext.lua adds them to lt and lt.Tensor.
+require("luatrain.tensor_ext").install(lt)
+
 --- Mixed precision (lua/luatrain/amp.lua): `local _ <close> = lt.autocast("bfloat16")`
 -- or `lt.autocast("bfloat16", fn, ...)`; lt.amp.GradScaler{...}.
 function lt.autocast(...) return require("luatrain.amp").autocast(...) end

@@ -12,7 +12,8 @@ M.is_parameter = module.is_parameter
 M.is_module = module.is_module
 
 for _, name in ipairs({"container", "linear", "activation", "dropout", "conv", "pooling",
-                       "batchnorm", "normalization", "sparse", "attention", "loss"}) do
+                       "batchnorm", "normalization", "sparse", "attention", "loss",
+                       "rnn", "transformer", "upsampling", "padding"}) do
   for k, v in pairs(require("luatrain.nn." .. name)) do
     if k:sub(1, 1) ~= "_" and k:match("^%u") then M[k] = v end
   end
