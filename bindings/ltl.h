@@ -107,8 +107,11 @@ const char *ltL_fname(lua_State *L);
 void ltL_open_tensor(lua_State *L, int lt, int methods);
 void ltL_open_ops(lua_State *L, int lt, int methods);
 void ltL_open_nn(lua_State *L, int lt, int methods);
+void ltL_open_nn_conv(lua_State *L, int lt, int methods);  /* nn_conv.c */
 void ltL_open_autograd(lua_State *L, int lt, int methods);
 void ltL_open_io(lua_State *L, int lt, int methods);
+void ltL_open_sort(lua_State *L, int lt, int methods);  /* ops_sort.c */
+void ltL_open_ops_ext(lua_State *L, int lt, int methods);  /* ops_ext.c */
 
 /* String helpers for __tostring (tensor.c). */
 void ltL_pushtensorstring(lua_State *L, lt_tensor *t);

@@ -306,8 +306,11 @@ static int open_core(lua_State *L) {
   ltL_open_tensor(L, lt, methods);
   ltL_open_ops(L, lt, methods);
   ltL_open_nn(L, lt, methods);
+  ltL_open_nn_conv(L, lt, methods);
   ltL_open_autograd(L, lt, methods);
   ltL_open_io(L, lt, methods);
+  ltL_open_sort(L, lt, methods);
+  ltL_open_ops_ext(L, lt, methods);
   lua_pushvalue(L, methods);
   lua_setfield(L, lt, "_methods");
   lua_pop(L, 1);  /* methods */

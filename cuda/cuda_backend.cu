@@ -265,6 +265,11 @@ static const lt_backend g_cuda_backend = {
   lt_cuda_rmsprop_step,
   lt_cuda_sdpa_forward,
   lt_cuda_sdpa_backward,
+  lt_cuda_batch_norm_stats,
+  lt_cuda_batch_norm_forward,
+  lt_cuda_batch_norm_backward,
+  lt_cuda_sort_rows,
+  lt_cuda_cumulative,
 };
 
 static lt_status noop_error(lt_status code, const char *fmt, ...) {

@@ -82,5 +82,23 @@ lt_status lt_cuda_sdpa_backward(void *dq, void *dk, void *dv, const void *dout, 
                                 const void *k, const void *v, const void *out, const void *lse,
                                 lt_dtype dt, int64_t bh, int64_t L, int64_t S, int64_t E,
                                 int64_t Ev, double scale, bool causal);
+/* cuda_batchnorm.cu */
+lt_status lt_cuda_batch_norm_stats(void *mean, void *invstd, void *running_mean,
+                                   void *running_var, const void *x, lt_dtype dt, int64_t N,
+                                   int64_t C, int64_t HW, bool training, double momentum,
+                                   double eps);
+lt_status lt_cuda_batch_norm_forward(void *y, const void *x, const void *mean,
+                                     const void *invstd, const void *w, const void *b,
+                                     lt_dtype dt, int64_t N, int64_t C, int64_t HW);
+lt_status lt_cuda_batch_norm_backward(void *dx, void *dw, void *db, const void *dy,
+                                      const void *x, const void *mean, const void *invstd,
+                                      const void *w, lt_dtype dt, int64_t N, int64_t C,
+                                      int64_t HW, bool training);
+/* cuda_sort.cu */
+lt_status lt_cuda_sort_rows(void *values, int64_t *indices, const void *in, lt_dtype dt,
+                            int64_t rows, int64_t n, int64_t k, bool descending, bool kth_only,
+                            int64_t base);
+lt_status lt_cuda_cumulative(void *out, const void *in, lt_dtype dt, int64_t outer, int64_t n,
+                             int64_t inner, bool prod, bool reverse);
 
 #endif

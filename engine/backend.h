@@ -244,6 +244,26 @@ typedef struct lt_backend {
   lt_status (*batch_norm_backward)(void *dx, void *dw, void *db, const void *dy, const void *x,
                                    const void *mean, const void *invstd, const void *w,
                                    lt_dtype dt, int64_t N, int64_t C, int64_t HW, bool training);
+
+  /* --- sort family (optional: NULL makes sort/argsort/topk/kthvalue/median
+     or cumsum/cumprod raise "not implemented on <device>").
+     sort_rows: `in` holds `rows` contiguous rows of n elements of dtype dt
+     (any dtype). Each row is ordered stably (ties keep index order),
+     ascending or descending, NaN above every number (first when
+     descending), -0.0 equal to 0.0; the first k (0 < k <= n) entries go to
+     values (rows, k; dtype dt) and their positions in the row, plus base,
+     to indices (rows, k; int64). kth_only: only the k-th entry is wanted
+     (kthvalue/median): values and indices are (rows, 1). Small k should
+     not cost a full sort, nor should kth_only. */
+  lt_status (*sort_rows)(void *values, int64_t *indices, const void *in, lt_dtype dt,
+                         int64_t rows, int64_t n, int64_t k, bool descending, bool kth_only,
+                         int64_t base);
+  /* Inclusive scan along the middle dim of contiguous (outer, n, inner):
+     out = cumsum (prod false) or cumprod (prod true) of in, from the end of
+     the dim when reverse. dt is f32/f64/bf16/f16/i64 (in and out share it;
+     int64 wraps). out may not alias in. */
+  lt_status (*cumulative)(void *out, const void *in, lt_dtype dt, int64_t outer, int64_t n,
+                          int64_t inner, bool prod, bool reverse);
 } lt_backend;
 
 #define LT_SDPA_MAX_HEAD_DIM 128

@@ -53,4 +53,6 @@ const lt_backend lt_cpu_backend = {
   .batch_norm_stats = lt_cpu_batch_norm_stats,
   .batch_norm_forward = lt_cpu_batch_norm_forward,
   .batch_norm_backward = lt_cpu_batch_norm_backward,
+  .sort_rows = lt_cpu_sort_rows,
+  .cumulative = lt_cpu_cumulative,
 };

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <tgmath.h>
 #include "cpu_util.h"
+#include "cpu_fastmath.h"
 
 /* ---------------------------------------------------------------- iterator */
 
@@ -380,6 +381,17 @@ typedef struct {
   } while (0)
 #define B_LOOP(...) B_LOOP_GEN(o, EW_ST, __VA_ARGS__)
 #define BB_LOOP(...) B_LOOP_GEN(ob, EW_STB, __VA_ARGS__)
+
+/* exp, tanh, sigmoid by compute type: float -> cpu_fastmath.h (vectorizes),
+** double -> libm */
+static inline double ew_exp_d(double x) { return exp(x); }
+static inline double ew_tanh_d(double x) { return tanh(x); }
+static inline double ew_sigmoid_d(double x) {
+  return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+#define EW_EXP(x) _Generic((x), float: lt_fast_expf, default: ew_exp_d)(x)
+#define EW_TANH(x) _Generic((x), float: lt_fast_tanhf, default: ew_tanh_d)(x)
+#define EW_SIGMOID(x) _Generic((x), float: lt_fast_sigmoidf, default: ew_sigmoid_d)(x)
 
 #define EW_N f32
 #define EW_T float

@@ -3,7 +3,9 @@
 ** (unary, unary backward, binary), included once per float dtype with
 ** EW_N (name suffix), EW_T (storage type), EW_CT (compute type: float for
 ** f32/bf16/f16, double for f64), EW_LD/EW_ST (storage <-> compute).
-** Not a header for anything else; math is <tgmath.h> so float stays float.
+** Not a header for anything else; math is <tgmath.h> so float stays float,
+** and exp/tanh/sigmoid go through EW_EXP/EW_TANH/EW_SIGMOID (the vectorizable
+** cpu_fastmath.h forms for float compute, libm for double).
 */
 
 static void EW_FN(unary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
@@ -18,7 +20,7 @@ static void EW_FN(unary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
     case LT_UNARY_NEG: U_LOOP(-x); break;
     case LT_UNARY_ABS: U_LOOP(fabs(x)); break;
     case LT_UNARY_SIGN: U_LOOP((EW_CT)((x > zero) - (x < zero))); break;
-    case LT_UNARY_EXP: U_LOOP(exp(x)); break;
+    case LT_UNARY_EXP: U_LOOP(EW_EXP(x)); break;
     case LT_UNARY_LOG: U_LOOP(log(x)); break;
     case LT_UNARY_LOG1P: U_LOOP(log1p(x)); break;
     case LT_UNARY_EXPM1: U_LOOP(expm1(x)); break;
@@ -28,16 +30,16 @@ static void EW_FN(unary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
     case LT_UNARY_SQUARE: U_LOOP(x * x); break;
     case LT_UNARY_SIN: U_LOOP(sin(x)); break;
     case LT_UNARY_COS: U_LOOP(cos(x)); break;
-    case LT_UNARY_TANH: U_LOOP(tanh(x)); break;
+    case LT_UNARY_TANH: U_LOOP(EW_TANH(x)); break;
     case LT_UNARY_SIGMOID:
-      U_LOOP(x >= zero ? one / (one + exp(-x)) : exp(x) / (one + exp(x)));
+      U_LOOP(EW_SIGMOID(x));
       break;
     case LT_UNARY_RELU: U_LOOP(x <= zero ? zero : x); break;
     case LT_UNARY_GELU: U_LOOP(half * x * (one + erf(x * (EW_CT)EW_SQRT1_2))); break;
     case LT_UNARY_GELU_TANH:
-      U_LOOP(half * x * (one + tanh((EW_CT)EW_GELU_BETA * (x + (EW_CT)EW_GELU_KAPPA * x * x * x))));
+      U_LOOP(half * x * (one + EW_TANH((EW_CT)EW_GELU_BETA * (x + (EW_CT)EW_GELU_KAPPA * x * x * x))));
       break;
-    case LT_UNARY_SILU: U_LOOP(x / (one + exp(-x))); break;
+    case LT_UNARY_SILU: U_LOOP(x * EW_SIGMOID(x)); break;
     case LT_UNARY_ERF: U_LOOP(erf(x)); break;
     case LT_UNARY_FLOOR: U_LOOP(floor(x)); break;
     case LT_UNARY_CEIL: U_LOOP(ceil(x)); break;
@@ -97,13 +99,13 @@ static void EW_FN(unary_bw_row)(void *vc, int64_t n, char **p, const int64_t *st
     case LT_UNARY_RELU: BW_LOOP(BX <= zero ? zero : BG); break;
     case LT_UNARY_GELU:
       BW_LOOP(BG * (half * (one + erf(BX * (EW_CT)EW_SQRT1_2)) +
-                   BX * (EW_CT)EW_INV_SQRT_2PI * exp(-half * BX * BX)));
+                   BX * (EW_CT)EW_INV_SQRT_2PI * EW_EXP(-half * BX * BX)));
       break;
     case LT_UNARY_GELU_TANH: {
       const EW_CT beta = (EW_CT)EW_GELU_BETA, kappa = (EW_CT)EW_GELU_KAPPA, three = 3;
       BW_LOOP_S(
         const EW_CT xv = BX;
-        const EW_CT th = tanh(beta * (xv + kappa * xv * xv * xv));
+        const EW_CT th = EW_TANH(beta * (xv + kappa * xv * xv * xv));
         const EW_CT left = half * xv, right = one + th;
         const EW_CT dinner = beta * (one + three * kappa * xv * xv);
         BW_STORE(BG * (half * right + left * (one - th * th) * dinner));
@@ -113,12 +115,12 @@ static void EW_FN(unary_bw_row)(void *vc, int64_t n, char **p, const int64_t *st
     case LT_UNARY_SILU: {
       BW_LOOP_S(
         const EW_CT xv = BX;
-        const EW_CT s = one / (one + exp(-xv));
+        const EW_CT s = EW_SIGMOID(xv);
         BW_STORE(BG * s * (one + xv * (one - s)));
       );
       break;
     }
-    case LT_UNARY_ERF: BW_LOOP(BG * (EW_CT)EW_2_SQRTPI * exp(-BX * BX)); break;
+    case LT_UNARY_ERF: BW_LOOP(BG * (EW_CT)EW_2_SQRTPI * EW_EXP(-BX * BX)); break;
     case LT_UNARY_SIGN: case LT_UNARY_FLOOR: case LT_UNARY_CEIL: case LT_UNARY_ROUND:
     case LT_UNARY_TRUNC: case LT_UNARY_LOGICAL_NOT: case LT_UNARY_ISNAN: case LT_UNARY_ISINF:
       BW_LOOP(zero);

@@ -109,4 +109,11 @@ lt_status lt_cpu_batch_norm_backward(void *dx, void *dw, void *db, const void *d
                                      lt_dtype dt, int64_t N, int64_t C, int64_t HW,
                                      bool training);
 
+/* cpu_sort.c */
+lt_status lt_cpu_sort_rows(void *values, int64_t *indices, const void *in, lt_dtype dt,
+                           int64_t rows, int64_t n, int64_t k, bool descending, bool kth_only,
+                           int64_t base);
+lt_status lt_cpu_cumulative(void *out, const void *in, lt_dtype dt, int64_t outer, int64_t n,
+                            int64_t inner, bool prod, bool reverse);
+
 #endif

@@ -314,6 +314,32 @@ lt_tensor *lt_reduce(lt_reduce_op op, lt_tensor *a, const int *dims, int ndims,
 /* Sums `a` down to `shape` (the unbroadcast of broadcasting's gradient). */
 lt_tensor *lt_sum_to(lt_tensor *a, const int64_t *shape, int ndim);
 
+/* ---------------------------------------------------------------- sorting and scans */
+
+/* Cumulative sum / product along dim; integer and bool inputs give int64
+** (PyTorch). Differentiable for float inputs (cumprod's gradient is exact
+** with zeros too). */
+lt_tensor *lt_cumsum(lt_tensor *a, int dim);
+lt_tensor *lt_cumprod(lt_tensor *a, int dim);
+/* Stable sort along dim (ties keep index order, NaN largest); the values
+** are returned, the int64 positions (+ base) in *indices when not NULL. */
+lt_tensor *lt_sort(lt_tensor *a, int dim, bool descending, lt_tensor **indices, int64_t base);
+/* The k largest (or smallest) along dim, sorted, ties by lowest index;
+** 0 <= k <= size of dim. */
+lt_tensor *lt_topk(lt_tensor *a, int64_t k, int dim, bool largest, lt_tensor **indices,
+                   int64_t base);
+/* k-th smallest (1 <= k <= size) along dim: the k-th entry of the stable
+** ascending order (so among ties the index is deterministic, though not
+** always the one PyTorch's quickselect reports). */
+lt_tensor *lt_kthvalue(lt_tensor *a, int64_t k, int dim, bool keepdim, lt_tensor **indices,
+                       int64_t base);
+/* Lower median along dim, i.e. kthvalue((n + 1) / 2) (NaN when the row
+** holds a NaN, with the first NaN's index). lt_median_all: of all
+** elements, a 0-d tensor (NaN when empty), its gradient shared evenly by
+** the elements equal to it (PyTorch's rule). */
+lt_tensor *lt_median(lt_tensor *a, int dim, bool keepdim, lt_tensor **indices, int64_t base);
+lt_tensor *lt_median_all(lt_tensor *a);
+
 /* ---------------------------------------------------------------- linear algebra */
 
 lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b);  /* numpy/PyTorch semantics */
@@ -362,6 +388,14 @@ typedef struct {
 } lt_conv2d_opts;
 /* x (N, C, H, W), w (O, C/groups, kh, kw), b (O) or NULL */
 lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, const lt_conv2d_opts *o);
+
+typedef struct {
+  int stride[2], padding[2], output_padding[2], dilation[2], groups;
+} lt_conv_transpose2d_opts;
+/* x (N, C, H, W) or (C, H, W), w (C, O/groups, kh, kw) as PyTorch, b (O) or
+** NULL; output (N, O, (H-1)*sh - 2*ph + dh*(kh-1) + oph + 1, ...likewise W) */
+lt_tensor *lt_conv_transpose2d(lt_tensor *x, lt_tensor *w, lt_tensor *b,
+                               const lt_conv_transpose2d_opts *o);
 
 typedef struct {
   int kernel[2], stride[2], padding[2], dilation[2];
