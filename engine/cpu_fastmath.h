@@ -60,16 +60,19 @@ static inline float lt_fast_tanhf(float x) {
   s = s * z - 5.37397155531e-2f;
   s = s * z + 1.33314422036e-1f;
   s = s * z - 3.33332819422e-1f;
-  s = s * z * x + x;
+  s = x * (1.0f + s * z);                            /* keeps tanh(-0) = -0 */
   const float e = lt_fast_expf(2.0f * ax);
   float b = 1.0f - 2.0f / (e + 1.0f);
   b = x < 0 ? -b : b;
   return ax < 0.625f ? s : b;
 }
 
-/* 1 / (1 + e^-x), saturating to 0 and 1 */
+/* 1 / (1 + e^-x) from e = e^-|x| (never overflows): 1 / (1 + e) for
+** x >= 0, e / (1 + e) below, so tiny results keep their precision */
 static inline float lt_fast_sigmoidf(float x) {
-  return 1.0f / (1.0f + lt_fast_expf(-x));
+  const float e = lt_fast_expf(x < 0 ? x : -x);
+  const float r = 1.0f / (1.0f + e);
+  return x < 0 ? e * r : r;
 }
 
 #endif

@@ -3,7 +3,7 @@
 # with, only those missing (apt-get; needs root or sudo).
 set -e
 PKGS="build-essential pkg-config lua5.4 liblua5.4-dev lua-busted lua-check \
-libopenblas-dev zlib1g-dev libjansson-dev libreadline-dev \
+libopenblas-dev libopenblas-openmp-dev zlib1g-dev libjansson-dev libreadline-dev \
 dataset-fashion-mnist fortunes python3"
 missing=""
 for p in $PKGS; do

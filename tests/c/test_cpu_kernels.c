@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cpu_fastmath.h"
 #include "cpu_util.h"
 #include "ctest.h"
 
@@ -243,7 +244,7 @@ static void test_unary(void) {
   int bad = 0;
   for (int64_t r = 0; r < 300; r++)
     for (int64_t c = 0; c < 301; c++)
-      if (o1[r * 301 + c] != tanhf(a[c * 300 + r])) bad++;
+      if (o1[r * 301 + c] != lt_fast_tanhf(a[c * 300 + r])) bad++;
   CHECK(bad == 0, "%d big strided tanh mismatches", bad);
   (void)o2;
   free(a);
@@ -652,11 +653,57 @@ static void test_optim(void) {
   free(V);
 }
 
+/* ---------------------------------------------------------------- fast float math */
+
+/* relative error of a float result against the double reference, with
+** denormal-range results judged on an absolute scale of the smallest normal */
+static double fm_err(float got, double want) {
+  if (isinf((float)want)) want = (float)want;  /* overflows in float: inf is right */
+  if (isnan(want)) return isnan(got) ? 0 : INFINITY;
+  if (isinf(want)) return (isinf(got) && (got > 0) == (want > 0)) ? 0 : INFINITY;
+  double scale = fabs(want) > 1.1754943508222875e-38 ? fabs(want) : 1.1754943508222875e-38;
+  return fabs((double)got - want) / scale;
+}
+
+static void test_fastmath(void) {
+  double e_exp = 0, e_tanh = 0, e_sig = 0;
+  float worst_exp = 0, worst_tanh = 0, worst_sig = 0;
+  /* every 97th float bit pattern between -110 and 110, plus a dense sweep near 0 */
+  for (uint32_t b = 0; b < 0xFFFFFFFFu - 97; b += 97) {
+    float x;
+    memcpy(&x, &b, sizeof x);
+    if (!(fabsf(x) <= 110.0f)) continue;
+    double xd = x;
+    double e = fm_err(lt_fast_expf(x), exp(xd));
+    if (e > e_exp) { e_exp = e; worst_exp = x; }
+    e = fm_err(lt_fast_tanhf(x), tanh(xd));
+    if (e > e_tanh) { e_tanh = e; worst_tanh = x; }
+    e = fm_err(lt_fast_sigmoidf(x), 1.0 / (1.0 + exp(-xd)));
+    if (e > e_sig) { e_sig = e; worst_sig = x; }
+  }
+  CHECK(e_exp < 4e-7, "fast expf: max relative error %.3g at %.9g", e_exp, worst_exp);
+  CHECK(e_tanh < 4e-7, "fast tanhf: max relative error %.3g at %.9g", e_tanh, worst_tanh);
+  CHECK(e_sig < 4e-7, "fast sigmoidf: max relative error %.3g at %.9g", e_sig, worst_sig);
+  /* special values as libm */
+  CHECK(isnan(lt_fast_expf(NAN)) && isnan(lt_fast_tanhf(NAN)) && isnan(lt_fast_sigmoidf(NAN)),
+        "NaN propagates");
+  CHECK(isinf(lt_fast_expf(INFINITY)) && lt_fast_expf(-INFINITY) == 0.0f, "exp(+-inf)");
+  CHECK(isinf(lt_fast_expf(88.8f)) && lt_fast_expf(88.7f) > 3.3e38f, "exp overflows at 88.72");
+  CHECK(lt_fast_expf(-103.5f) > 0 && lt_fast_expf(-104.5f) == 0.0f, "exp underflows gradually");
+  CHECK(lt_fast_expf(0.0f) == 1.0f, "exp(0) = 1");
+  CHECK(lt_fast_tanhf(INFINITY) == 1.0f && lt_fast_tanhf(-INFINITY) == -1.0f, "tanh(+-inf)");
+  CHECK(lt_fast_tanhf(20.0f) == 1.0f && lt_fast_tanhf(-20.0f) == -1.0f, "tanh saturates");
+  CHECK(signbit(lt_fast_tanhf(-0.0f)) && lt_fast_tanhf(-0.0f) == 0.0f, "tanh(-0) = -0");
+  CHECK(lt_fast_sigmoidf(INFINITY) == 1.0f && lt_fast_sigmoidf(-INFINITY) == 0.0f, "sigmoid(+-inf)");
+  CHECK(lt_fast_sigmoidf(0.0f) == 0.5f, "sigmoid(0) = 0.5");
+}
+
 int main(void) {
   test_memory();
   test_halves();
   test_copy();
   test_fill();
+  test_fastmath();
   test_unary();
   test_unary_backward();
   test_binary();
