@@ -11,7 +11,7 @@
 #   BENCH_CORETYPES=""     extra OPENBLAS_CORETYPE values to rerun luatrain's
 #                          epochs with (e.g. "Prescott"); OPENBLAS_CORETYPE
 #                          itself is left as the caller set it
-#   BENCH_SKIP="cnn"       space-separated parts to skip: ops startup mlp cnn interop
+#   BENCH_SKIP="cnn"       space-separated parts to skip: ops startup mlp cnn lstm interop
 # Usage: BUILD=build sh bench/run.sh   (make bench)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -63,6 +63,15 @@ for b in mlp cnn; do
     i=$((i + 1))
   done
 done
+if ! skip lstm; then
+  echo "== lstm_step x$REPEAT"
+  i=0
+  while [ $i -lt "$REPEAT" ]; do
+    run lt "$LT" bench/lstm_step.lua
+    run th "$PY" bench/lstm_step.py
+    i=$((i + 1))
+  done
+fi
 
 echo
 printf '%-28s %12s %12s %8s\n' key luatrain torch ratio

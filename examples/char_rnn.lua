@@ -122,7 +122,7 @@ local function pick(logits)
   if args.top_k > 0 and args.top_k < V then
     local vals, ids = logits:topk(args.top_k)
     local j = F.softmax(vals, 1):multinomial(1)
-    return ids[j:item()]:item()
+    return ids[j:item()]   -- indexing a 1-D tensor gives a number
   end
   return F.softmax(logits, 1):multinomial(1):item()
 end

@@ -166,6 +166,17 @@ describe("luatrain host", function()
     os.execute("rm -rf " .. q(dir))
   end)
 
+  it("makes OpenMP threads wait passively unless the environment chose", function()
+    local out = H.sh("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT " .. HOST ..
+                     " -e " .. q("print(os.getenv('OMP_WAIT_POLICY'))"))
+    assert.matches("^passive", out)
+    out = H.sh("OMP_WAIT_POLICY=active " .. HOST .. " -e " .. q("print(os.getenv('OMP_WAIT_POLICY'))"))
+    assert.matches("^active", out)
+    out = H.sh("env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1000 " .. HOST ..
+               " -e " .. q("print(os.getenv('OMP_WAIT_POLICY'))"))
+    assert.matches("^nil", out)
+  end)
+
   it("runs a REPL on stdin: expressions, multi-line input, errors", function()
     local input = "1 + 1\nx =\n5\nprint('x is', x)\nerror('oops')\nprint('still here', lt ~= nil)\n"
     local out, rc = H.sh("printf " .. q(input) .. " | " .. HOST)
