@@ -112,6 +112,7 @@ void ltL_open_autograd(lua_State *L, int lt, int methods);
 void ltL_open_io(lua_State *L, int lt, int methods);
 void ltL_open_sort(lua_State *L, int lt, int methods);  /* ops_sort.c */
 void ltL_open_ops_ext(lua_State *L, int lt, int methods);  /* ops_ext.c */
+void ltL_open_rnn(lua_State *L, int lt, int methods);  /* rnn.c */
 
 /* String helpers for __tostring (tensor.c). */
 void ltL_pushtensorstring(lua_State *L, lt_tensor *t);

@@ -311,6 +311,7 @@ static int open_core(lua_State *L) {
   ltL_open_io(L, lt, methods);
   ltL_open_sort(L, lt, methods);
   ltL_open_ops_ext(L, lt, methods);
+  ltL_open_rnn(L, lt, methods);
   lua_pushvalue(L, methods);
   lua_setfield(L, lt, "_methods");
   lua_pop(L, 1);  /* methods */

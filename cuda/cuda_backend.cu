@@ -270,6 +270,10 @@ static const lt_backend g_cuda_backend = {
   lt_cuda_batch_norm_backward,
   lt_cuda_sort_rows,
   lt_cuda_cumulative,
+  lt_cuda_lstm_cell,
+  lt_cuda_lstm_cell_backward,
+  lt_cuda_gru_cell,
+  lt_cuda_gru_cell_backward,
 };
 
 static lt_status noop_error(lt_status code, const char *fmt, ...) {

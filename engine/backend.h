@@ -264,6 +264,39 @@ typedef struct lt_backend {
      int64 wraps). out may not alias in. */
   lt_status (*cumulative)(void *out, const void *in, lt_dtype dt, int64_t outer, int64_t n,
                           int64_t inner, bool prod, bool reverse);
+
+  /* --- fused recurrent cells (optional: with any of the four NULL,
+     lt_lstm_cell / lt_gru_cell raise "not implemented on <device>" and
+     nn.LSTM / GRU compose the step). Every buffer is contiguous row-major
+     of dtype dt, f32 or f64 only (the engine sends no other); N rows,
+     hidden size H, N * H > 0. f32 may use fast exp/tanh (a few ulp), f64
+     uses exact libm-grade math.
+     lstm_cell: gates (N, 4H) pre-activations in the order i, f, g, o and
+     c (N, H): i, f, o = sigmoid, g = tanh; c1 = f * c + i * g,
+     h1 = o * tanh(c1). act (N, 4H) gets the activated i, f, g, o and
+     tc (N, H) tanh(c1), for the backward; both NULL when none follows. */
+  lt_status (*lstm_cell)(void *h1, void *c1, void *act, void *tc, const void *gates,
+                         const void *c, lt_dtype dt, int64_t N, int64_t H);
+  /* From dh1, dc1 (N, H; either NULL = zero) and the forward's act, tc, c:
+     dct = dc1 + dh1 * o * (1 - tc^2); dgates (N, 4H) = (dct * g * i(1-i),
+     dct * c * f(1-f), dct * i * (1-g^2), dh1 * tc * o(1-o)); dc (N, H;
+     may be NULL) = dct * f. Overwrites. */
+  lt_status (*lstm_cell_backward)(void *dgates, void *dc, const void *dh1, const void *dc1,
+                                  const void *act, const void *tc, const void *c, lt_dtype dt,
+                                  int64_t N, int64_t H);
+  /* gru_cell: gx, gh (N, 3H) in the order r, z, n, h (N, H):
+     r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z + gh_z),
+     n = tanh(gx_n + r * gh_n), h1 = n + z * (h - n). act (N, 3H) gets
+     r, z, n (NULL when no backward follows). */
+  lt_status (*gru_cell)(void *h1, void *act, const void *gx, const void *gh, const void *h,
+                        lt_dtype dt, int64_t N, int64_t H);
+  /* From dh1 (N, H), act, gh, h: an = dh1 * (1-z) * (1-n^2),
+     ar = an * gh_n * r(1-r), az = dh1 * (h-n) * z(1-z); dgx (N, 3H) =
+     (ar, az, an), dgh (N, 3H) = (ar, az, an * r), dh (N, H) = dh1 * z.
+     Any of dgx, dgh, dh may be NULL. Overwrites. */
+  lt_status (*gru_cell_backward)(void *dgx, void *dgh, void *dh, const void *dh1,
+                                 const void *act, const void *gh, const void *h, lt_dtype dt,
+                                 int64_t N, int64_t H);
 } lt_backend;
 
 #define LT_SDPA_MAX_HEAD_DIM 128

@@ -55,4 +55,8 @@ const lt_backend lt_cpu_backend = {
   .batch_norm_backward = lt_cpu_batch_norm_backward,
   .sort_rows = lt_cpu_sort_rows,
   .cumulative = lt_cpu_cumulative,
+  .lstm_cell = lt_cpu_lstm_cell,
+  .lstm_cell_backward = lt_cpu_lstm_cell_backward,
+  .gru_cell = lt_cpu_gru_cell,
+  .gru_cell_backward = lt_cpu_gru_cell_backward,
 };

@@ -116,4 +116,16 @@ lt_status lt_cpu_sort_rows(void *values, int64_t *indices, const void *in, lt_dt
 lt_status lt_cpu_cumulative(void *out, const void *in, lt_dtype dt, int64_t outer, int64_t n,
                             int64_t inner, bool prod, bool reverse);
 
+/* cpu_rnn.c */
+lt_status lt_cpu_lstm_cell(void *h1, void *c1, void *act, void *tc, const void *gates,
+                           const void *c, lt_dtype dt, int64_t N, int64_t H);
+lt_status lt_cpu_lstm_cell_backward(void *dgates, void *dc, const void *dh1, const void *dc1,
+                                    const void *act, const void *tc, const void *c, lt_dtype dt,
+                                    int64_t N, int64_t H);
+lt_status lt_cpu_gru_cell(void *h1, void *act, const void *gx, const void *gh, const void *h,
+                          lt_dtype dt, int64_t N, int64_t H);
+lt_status lt_cpu_gru_cell_backward(void *dgx, void *dgh, void *dh, const void *dh1,
+                                   const void *act, const void *gh, const void *h, lt_dtype dt,
+                                   int64_t N, int64_t H);
+
 #endif

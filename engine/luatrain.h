@@ -416,6 +416,17 @@ lt_tensor *lt_layer_norm(lt_tensor *x, int nnorm, lt_tensor *weight, lt_tensor *
                          double eps);
 lt_tensor *lt_embedding(lt_tensor *weight, lt_tensor *ids, int64_t padding_idx,
                         int64_t base);  /* padding_idx < 0: none (already 0-based) */
+/* Fused recurrent cells (ops_rnn.c), one autograd node each; 2-D float32 /
+** float64 inputs of one dtype and device (any strides). lt_lstm_cell: gates
+** (N, 4H) = x W_ih^T + b_ih + h W_hh^T + b_hh in the order i, f, g, o, c (N, H):
+** *c1 = f c + i tanh(g), *h1 = o tanh(c1) (i, f, o = sigmoid). lt_gru_cell:
+** gx = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (N, 3H, order r, z, n), h (N, H):
+** n = tanh(gx_n + r gh_n), returns n + z (h - n). Both fail with "not
+** implemented on <device>" when its backend lacks the kernels;
+** lt_fused_rnn_available says beforehand (false for other dtypes, no error). */
+lt_status lt_lstm_cell(lt_tensor *gates, lt_tensor *c, lt_tensor **h1, lt_tensor **c1);
+lt_tensor *lt_gru_cell(lt_tensor *gx, lt_tensor *gh, lt_tensor *h);
+bool lt_fused_rnn_available(lt_device dev, lt_dtype dt);
 /* q (..., L, E), k (..., S, E), v (..., S, Ev); mask bool (True = keep) or
 ** float (added), broadcastable to (..., L, S), or NULL. scale <= 0: 1/sqrt(E). */
 lt_tensor *lt_scaled_dot_product_attention(lt_tensor *q, lt_tensor *k, lt_tensor *v,

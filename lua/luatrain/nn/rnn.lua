@@ -5,8 +5,11 @@
 -- U(-1/sqrt(hidden), 1/sqrt(hidden)) initialisation are PyTorch's, so
 -- state_dicts load both ways. The input projection of a whole sequence is one
 -- matmul per layer and direction; only the hidden projection loops over
--- time, in Lua, on differentiable core ops (so every device works). No
--- packed sequences, no LSTM proj_size, no fused cuDNN kernels.
+-- time, in Lua. LSTM and GRU steps use the core's fused cells
+-- (lt._C.lstm_cell / gru_cell: one kernel and one autograd node per step)
+-- when the device's backend has them for the dtype and autocast is off,
+-- else the same step composed from differentiable core ops (so every
+-- device works). No packed sequences, no LSTM proj_size, no cuDNN.
 -- @module luatrain.nn.rnn
 local lt = require("luatrain")
 local module = require("luatrain.nn.module")
@@ -14,6 +17,7 @@ local init = require("luatrain.nn.init_fns")
 local F = require("luatrain.nn.functional")
 
 local Module, Parameter = module.Module, module.Parameter
+local C = lt._C
 local M = {}
 
 local function shape_str(t) return "{" .. table.concat(t.shape, ", ") .. "}" end
@@ -52,8 +56,15 @@ local function step_rnn(gx, h, w_hh, b_hh, relu)
   return g:tanh()
 end
 
-local function step_lstm(gx, h, c, w_hh, b_hh, H)
+-- true when this tensor's device and dtype have the fused cells (checked
+-- once per forward; autocast mixes dtypes, so it takes the composed path)
+local function use_fused(t)
+  return C.has_fused_rnn(t.device, t.dtype) and not lt.is_autocast_enabled()
+end
+
+local function step_lstm(gx, h, c, w_hh, b_hh, H, fused)
   local g = gx + lt.linear(h, w_hh, b_hh)
+  if fused then return C.lstm_cell(g, c) end
   local s = g:sigmoid()
   local i, f, o = s:narrow(2, 1, H), s:narrow(2, H + 1, H), s:narrow(2, 3 * H + 1, H)
   local gg = g:narrow(2, 2 * H + 1, H):tanh()
@@ -61,13 +72,17 @@ local function step_lstm(gx, h, c, w_hh, b_hh, H)
   return o * c1:tanh(), c1
 end
 
-local function step_gru(gx, h, w_hh, b_hh, H)
+local function step_gru(gx, h, w_hh, b_hh, H, fused)
   local gh = lt.linear(h, w_hh, b_hh)
+  if fused then return C.gru_cell(gx, gh, h) end
   local rz = (gx:narrow(2, 1, 2 * H) + gh:narrow(2, 1, 2 * H)):sigmoid()
   local r, z = rz:narrow(2, 1, H), rz:narrow(2, H + 1, H)
   local n = (gx:narrow(2, 2 * H + 1, H) + r * gh:narrow(2, 2 * H + 1, H)):tanh()
   return n + z * (h - n)
 end
+
+-- the steps, for tests comparing the fused and composed paths
+M._step_lstm, M._step_gru = step_lstm, step_gru
 
 -- ------------------------------------------------------------ RNN / LSTM / GRU
 
@@ -165,14 +180,15 @@ function RNNBase:_run(x, sfx, h, c, reverse)
   end
   local xp = lt.linear(x, w_ih, b_ih)      -- (L, N, G*H): one matmul for all steps
   local L = x:size(1)
+  local fused = mode ~= "RNN_TANH" and mode ~= "RNN_RELU" and use_fused(xp)
   local outs = {}
   for step = 1, L do
     local t = reverse and (L - step + 1) or step
     local gx = xp:select(1, t)
     if mode == "LSTM" then
-      h, c = step_lstm(gx, h, c, w_hh, b_hh, H)
+      h, c = step_lstm(gx, h, c, w_hh, b_hh, H, fused)
     elseif mode == "GRU" then
-      h = step_gru(gx, h, w_hh, b_hh, H)
+      h = step_gru(gx, h, w_hh, b_hh, H, fused)
     else
       h = step_rnn(gx, h, w_hh, b_hh, mode == "RNN_RELU")
     end
@@ -439,8 +455,9 @@ function LSTMCell:forward(input, hx)
   end
   local h = self:_state(hx and hx[1], "h_0", x, batched)
   local c = self:_state(hx and hx[2], "c_0", x, batched)
-  local h1, c1 = step_lstm(lt.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
-                           self.bias_hh, self.hidden_size)
+  local gx = lt.linear(x, self.weight_ih, self.bias_ih)
+  local h1, c1 = step_lstm(gx, h, c, self.weight_hh, self.bias_hh, self.hidden_size,
+                           use_fused(gx))
   if not batched then return h1:squeeze(1), c1:squeeze(1) end
   return h1, c1
 end
@@ -453,8 +470,8 @@ function GRUCell:init(...) self:_setup("GRUCell", "GRU", ...) end
 function GRUCell:forward(input, hx)
   local x, batched = self:_input(input)
   local h = self:_state(hx, "hx", x, batched)
-  local h1 = step_gru(lt.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh,
-                      self.bias_hh, self.hidden_size)
+  local gx = lt.linear(x, self.weight_ih, self.bias_ih)
+  local h1 = step_gru(gx, h, self.weight_hh, self.bias_hh, self.hidden_size, use_fused(gx))
   return batched and h1 or h1:squeeze(1)
 end
 
