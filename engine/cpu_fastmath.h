@@ -13,14 +13,16 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float lt_fm_from_bits(int32_t i) {
+/* bit casts on unsigned integers: the arithmetic on them wraps (a NaN input
+** makes garbage exponents, which must not be undefined behaviour) */
+static inline float lt_fm_from_bits(uint32_t i) {
   float f;
   memcpy(&f, &i, sizeof f);
   return f;
 }
 
-static inline int32_t lt_fm_bits(float f) {
-  int32_t i;
+static inline uint32_t lt_fm_bits(float f) {
+  uint32_t i;
   memcpy(&i, &f, sizeof i);
   return i;
 }
@@ -35,7 +37,7 @@ static inline float lt_fast_expf(float x) {
   x = x < -104.0f ? -104.0f : x;
   const float t = x * 1.44269504088896341f + magic;
   const float fn = t - magic;                        /* round(x / ln2) */
-  const int32_t n = lt_fm_bits(t) - lt_fm_bits(magic);
+  const int32_t n = (int32_t)(lt_fm_bits(t) - lt_fm_bits(magic)); /* |n| < 2^23 unless NaN */
   float r = x - fn * 0.693359375f;                   /* ln2 in two parts */
   r = r - fn * -2.12194440e-4f;
   const float r2 = r * r;
@@ -46,8 +48,9 @@ static inline float lt_fast_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r2 + r + 1.0f;
-  const int32_t n1 = n >> 1, n2 = n - n1;           /* each in [-75, 64] */
-  return p * lt_fm_from_bits((n1 + 127) << 23) * lt_fm_from_bits((n2 + 127) << 23);
+  const int32_t n1 = n / 2, n2 = n - n1;            /* each in [-75, 64] */
+  return p * lt_fm_from_bits((uint32_t)(n1 + 127) << 23) *
+         lt_fm_from_bits((uint32_t)(n2 + 127) << 23);
 }
 
 /* tanh: an odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1) above,
