@@ -81,6 +81,87 @@ local function step_gru(gx, h, w_hh, b_hh, H, fused)
   return n + z * (h - n)
 end
 
+-- The time steps of xp (L, N, G*H) as L views whose gradients meet in one
+-- stack: a plain select per step would pad each step's gradient to the
+-- whole (L, N, G*H) and add L of them (O(L^2) for the sequence). Custom
+-- Functions have at most 16 outputs, so longer sequences are first split
+-- into at most 16 chunks (recursively), each with a cat for its backward.
+local MAX_OUT = 16
+local Unbind = lt.autograd.Function{
+  name = "UnbindBackward",
+  forward = function(_, x)
+    local outs = {}
+    for t = 1, x:size(1) do outs[t] = x:select(1, t) end
+    return table.unpack(outs)
+  end,
+  backward = function(_, ...) return lt.stack({...}, 1) end,
+}
+local Split = lt.autograd.Function{
+  name = "SplitBackward",
+  forward = function(_, x, size)
+    local outs, L = {}, x:size(1)
+    for s = 1, L, size do outs[#outs + 1] = x:narrow(1, s, math.min(size, L - s + 1)) end
+    return table.unpack(outs)
+  end,
+  backward = function(_, ...) return lt.cat({...}, 1) end,
+}
+
+local function split_steps(x, out)
+  local L = x:size(1)
+  if L <= MAX_OUT then
+    for _, v in ipairs({Unbind(x)}) do out[#out + 1] = v end
+  else
+    for _, v in ipairs({Split(x, (L + MAX_OUT - 1) // MAX_OUT)}) do split_steps(v, out) end
+  end
+  return out
+end
+
+-- The top split of an LSTM/RNN layer also gives W_hh its gradient: the steps
+-- use a detached W_hh, and since gates_t = xp_t + h_(t-1) W_hh^T, the
+-- gradient of xp is the stacked gate gradients dG, so dW_hh = dG^T Hprev in
+-- one matmul (box.hprev[t] = h_(t-1), filled by the loop) instead of one
+-- (4H, H) product and accumulation per step.
+local SplitW = lt.autograd.Function{
+  name = "RecurrentStepsBackward",
+  forward = function(ctx, x, _, box, size)
+    ctx.box = box
+    local outs, L = {}, x:size(1)
+    for s = 1, L, size do outs[#outs + 1] = x:narrow(1, s, math.min(size, L - s + 1)) end
+    return table.unpack(outs)
+  end,
+  backward = function(ctx, ...)
+    local dg = lt.cat({...}, 1)
+    local dw
+    if ctx.needs_input_grad[2] then
+      local L, N = dg:size(1), dg:size(2)
+      local hp = lt.stack(ctx.box.hprev, 1):reshape(L * N, -1)
+      dw = dg:reshape(L * N, -1):t():matmul(hp)
+    end
+    ctx.box = nil
+    return dg, dw
+  end,
+}
+
+-- the steps of xp; w_hh given (LSTM/RNN): also returns the W_hh to use in the
+-- steps and the box whose hprev the loop fills
+local function unbind_steps(xp, w_hh)
+  local L = xp:size(1)
+  if L > 1 and lt.is_grad_enabled() and (xp.requires_grad or (w_hh and w_hh.requires_grad)) then
+    if w_hh then
+      local box = {hprev = {}}
+      local out = {}
+      for _, v in ipairs({SplitW(xp, w_hh, box, (L + MAX_OUT - 1) // MAX_OUT)}) do
+        split_steps(v, out)
+      end
+      return out, w_hh:detach(), box
+    end
+    return split_steps(xp, {}), nil
+  end
+  local outs = {}
+  for t = 1, L do outs[t] = xp:select(1, t) end
+  return outs, w_hh
+end
+
 -- the steps, for tests comparing the fused and composed paths
 M._step_lstm, M._step_gru = step_lstm, step_gru
 
@@ -182,9 +263,16 @@ function RNNBase:_run(x, sfx, h, c, reverse)
   local L = x:size(1)
   local fused = mode ~= "RNN_TANH" and mode ~= "RNN_RELU" and use_fused(xp)
   local outs = {}
+  local xs, box
+  if mode == "GRU" then
+    xs = unbind_steps(xp)
+  else
+    xs, w_hh, box = unbind_steps(xp, w_hh)
+  end
   for step = 1, L do
     local t = reverse and (L - step + 1) or step
-    local gx = xp:select(1, t)
+    local gx = xs[t]
+    if box then box.hprev[t] = h:detach() end
     if mode == "LSTM" then
       h, c = step_lstm(gx, h, c, w_hh, b_hh, H, fused)
     elseif mode == "GRU" then
