@@ -43,7 +43,7 @@ if [ -x "$BUILD/luatrain" ]; then
     # every spec tagged cuda, in every spec file (parity, amp, determinism...)
     step cuda_specs "$T_SPECS" "busted --lua=$BUILD/luatrain -o utfTerminal --tags=cuda tests"
   else  # no busted on the GPU box: the tiny stand-in runs the CUDA spec files
-    step cuda_specs "$T_SPECS" "$BUILD/luatrain tests/gpu/mini_busted.lua tests/cuda_spec.lua tests/cuda_amp_spec.lua tests/determinism_spec.lua"
+    step cuda_specs "$T_SPECS" "$BUILD/luatrain tests/gpu/mini_busted.lua $(grep -l '#cuda' tests/*_spec.lua | tr '\n' ' ')"
   fi
   if [ "$T_SUITE" -gt 0 ]; then
     step suite "$T_SUITE" "BUILD=$BUILD sh scripts/run-tests.sh"
