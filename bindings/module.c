@@ -170,6 +170,13 @@ static int f_interrupted(lua_State *L) {
   return 1;
 }
 
+/* lt._C.defer_interrupts(on): see lt_set_interrupt_deferred */
+static int f_defer_interrupts(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  lt_set_interrupt_deferred(lua_toboolean(L, 1));
+  return 0;
+}
+
 static int f_set_default_device(lua_State *L) {
   lt_device d = ltL_checkdevice(L, 1);
   ltL_getcontext(L)->default_device = d;
@@ -312,6 +319,10 @@ static int open_core(lua_State *L) {
   ltL_open_sort(L, lt, methods);
   ltL_open_ops_ext(L, lt, methods);
   ltL_open_rnn(L, lt, methods);
+  lua_getfield(L, lt, "_C");  /* made by ltL_open_nn */
+  lua_pushcfunction(L, f_defer_interrupts);
+  lua_setfield(L, -2, "defer_interrupts");
+  lua_pop(L, 1);
   lua_pushvalue(L, methods);
   lua_setfield(L, lt, "_methods");
   lua_pop(L, 1);  /* methods */

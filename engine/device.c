@@ -174,9 +174,12 @@ void lt_set_num_threads(int n) {
 }
 int lt_get_num_threads(void) { return omp_get_max_threads(); }
 
+static volatile int interrupt_deferred;
 void lt_set_interrupt(int on) { interrupt_flag = on; }
 int lt_interrupted(void) { return interrupt_flag; }
+void lt_set_interrupt_deferred(int on) { interrupt_deferred = on; }
+int lt_interrupt_deferred(void) { return interrupt_deferred; }
 lt_status lt_check_interrupt(void) {
-  if (interrupt_flag) return lt_error(LT_ERR_INTERRUPT, "interrupted");
+  if (interrupt_flag && !interrupt_deferred) return lt_error(LT_ERR_INTERRUPT, "interrupted");
   return LT_OK;
 }

@@ -512,6 +512,11 @@ lt_status lt_custom_function_attach(const char *name, lt_tensor **inputs, int n_
 ** SIGINT handler sets it; a polled site fails with LT_ERR_INTERRUPT. */
 void lt_set_interrupt(int on);
 int lt_interrupted(void);
+/* Deferred (a training guard is open): the flag is only recorded; polled
+** sites go on and the host raises no error, so the loop stops at a step
+** boundary (guard:check) with a consistent model, optimizer and step. */
+void lt_set_interrupt_deferred(int on);
+int lt_interrupt_deferred(void);
 
 /* Autocast (mixed precision), thread-local like grad mode: dt is
 ** LT_DTYPE_BF16 or LT_DTYPE_F16, or -1 for off (other dtypes: LT_ERR_DTYPE).

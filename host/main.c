@@ -49,6 +49,8 @@ static void on_signal(int sig) {
     return;
   }
   lt_set_interrupt(1);
+  /* a training guard stops the loop at its next step boundary itself */
+  if (lt_interrupt_deferred()) return;
   lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 

@@ -62,4 +62,47 @@ describe("training_guard", function()
     assert.are.equal(42, mk():run(function(x) return x end, 42))
     while guard_mod.active() do guard_mod.active():close() end
   end)
+
+  it("with a guard open, a Ctrl-C in the middle of a step stops at the step's end", function()
+    local H = require "tests.helpers"
+    -- the script signals its own host halfway through step 3, then keeps
+    -- calling functions: without the deferral the host's hook raises there
+    local script = H.write_tmp([[
+      local lt = require "luatrain"
+      local saved
+      local guard = lt.utils.training_guard{
+        save_fn = function(_, ck) saved = ck.step end,
+        exit = function(code) print("saved step", saved, "exit", code) os.exit(code) end,
+        file = io.stdout}
+      local w = lt.zeros(2)
+      for step = 1, 6 do
+        w:add_(1)
+        if step == 3 then
+          local p = io.popen("kill -INT $PPID")
+          p:close()
+          for _ = 1, 200 do w = w + 0 end        -- the rest of the step
+          print("step 3 finished, w =", w[1], "interrupted:", lt.interrupted())
+        end
+        guard:check({step = step})
+      end
+      print("not reached")
+    ]])
+    local out, rc = H.run_host(script)
+    assert.equal(130, rc, out)
+    assert.matches("step 3 finished, w =\t3.0+\tinterrupted:\ttrue", out)
+    assert.matches("saved step\t3\texit\t130", out)
+    assert.not_matches("not reached", out, 1, true)
+    -- no guard: the same Ctrl-C raises at the next safe point, as before
+    local plain = H.write_tmp([[
+      local lt = require "luatrain"
+      local p = io.popen("kill -INT $PPID")
+      p:close()
+      for _ = 1, 200 do local _ = lt.zeros(1) + 0 end
+      print("not reached")
+    ]])
+    out, rc = H.run_host(plain)
+    assert.equal(1, rc, out)
+    assert.matches("interrupted", out, 1, true)
+    assert.not_matches("not reached", out, 1, true)
+  end)
 end)

@@ -1,13 +1,16 @@
 --- luatrain.utils.training_guard - the Ctrl-C service of a training loop.
--- On the first Ctrl-C the host sets lt.interrupted() and raises an
--- "interrupted" error at the next safe point; the guard catches that (as a
--- to-be-closed variable, `local guard <close> = ...`, or through
--- guard:run(fn)), writes <dir>/interrupted.safetensors with
--- lt.save_checkpoint, prints how to resume and exits with status 130.
--- Where no error is raised (stock lua5.4), `guard:check(state)` once per
--- step polls the flag (lt.progress polls it too). A second Ctrl-C stops at
--- once (the host restores the default handler) and writes nothing. It
--- installs no signal handler itself.
+-- While a guard is open, the first Ctrl-C only sets lt.interrupted(): the
+-- host raises no error in the middle of a step (that could land between
+-- optimizer:step() and the step counter, or halfway through the parameter
+-- updates, and the checkpoint would not resume exactly). The loop stops at
+-- its next step boundary: `guard:check(state)`, called once per step after
+-- optimizer:step(), or lt.progress / lt.fit polling between batches; the
+-- guard then writes <dir>/interrupted.safetensors with lt.save_checkpoint,
+-- prints how to resume and exits with status 130. An "interrupted" error
+-- that still unwinds through the guard (a `<close>` variable, or
+-- guard:run(fn)) saves the same way. A second Ctrl-C stops at once (the
+-- host restores the default handler) and writes nothing. It installs no
+-- signal handler itself.
 local class = require "luatrain.class"
 
 local function lt() return require "luatrain" end
@@ -36,6 +39,13 @@ function Guard:init(opts)
   self.script = opts.script or (arg and arg[0]) or "train.lua"
   self.state = {}
   stack[#stack + 1] = self
+  M._defer(true)
+end
+
+-- tells the host to only record Ctrl-C while any guard is open
+function M._defer(on)
+  local C = lt()._C
+  if C and C.defer_interrupts then C.defer_interrupts(on) end
 end
 
 --- The innermost open guard, or nil.
@@ -87,6 +97,7 @@ function Guard:close()
   for i = #stack, 1, -1 do
     if stack[i] == self then table.remove(stack, i) end
   end
+  if #stack == 0 then M._defer(false) end
 end
 
 --- True when `err` (an error value) comes from Ctrl-C.
