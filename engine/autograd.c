@@ -251,8 +251,12 @@ lt_status lt_accumulate_grad(lt_tensor *t, lt_tensor *g) {
     lt_tensor_retain(gg);
   }
   if (!t->grad) {
-    /* Own a private contiguous copy unless nobody else can see gg. */
-    if (gg->refcount > 1 || gg->storage->refcount > 1 || !lt_is_contiguous(gg)) {
+    /* Own a private contiguous copy unless nobody else can see gg: every
+    ** caller holds one reference to g, and the retain above adds ours, so
+    ** an unshared g has two (a converted gg is ours alone). Adopting it
+    ** saves a copy of every parameter's gradient at every step. */
+    int own_refs = gg == g ? 2 : 1;
+    if (gg->refcount > own_refs || gg->storage->refcount > 1 || !lt_is_contiguous(gg)) {
       t->grad = lt_clone(gg);
       if (!t->grad) st = lt_errcode();
     } else {

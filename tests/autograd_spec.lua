@@ -14,6 +14,31 @@ describe("backward", function()
     assert.is_string(y.grad_fn)
   end)
 
+  it("gives every leaf its own gradient tensor (adopted, never shared)", function()
+    -- add's backward hands the same tensor to both inputs
+    local a = lt.ones(3, {requires_grad = true})
+    local b = lt.ones(3, {requires_grad = true})
+    local y = a + b
+    local g = lt.tensor{1.0, 2.0, 3.0}
+    y:backward(g)
+    a.grad:mul_(10)
+    assert.are.same({1, 2, 3}, b.grad:tolist())
+    assert.are.same({1, 2, 3}, g:tolist())       -- the caller's gradient untouched
+    -- a leaf that is the root: its grad is not the caller's tensor
+    local r = lt.ones(2, {requires_grad = true})
+    local gr = lt.tensor{4.0, 5.0}
+    r:backward(gr)
+    r.grad:add_(1)
+    assert.are.same({4, 5}, gr:tolist())
+    -- a second backward accumulates into the adopted tensor in place
+    local w = lt.ones(2, {requires_grad = true})
+    ;(w * 3):sum():backward()
+    local first = w.grad
+    ;(w * 3):sum():backward()
+    assert.are.same({6, 6}, w.grad:tolist())
+    assert.are.same({6, 6}, first:tolist())
+  end)
+
   it("accumulates gradients across calls", function()
     local x = lt.tensor({1.0, 2.0}, {requires_grad = true})
     for _ = 1, 3 do (x * 2):sum():backward() end
