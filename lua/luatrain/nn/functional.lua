@@ -5,15 +5,11 @@
 -- and embedding ids are 1-based. It deliberately keeps no state.
 -- @module luatrain.nn.functional
 local lt = require("luatrain")
+local argcheck = require "luatrain.nn._argcheck"
 
 local M = {}
 
-local function check_tensor(v, argn, name, fname)
-  if not lt.is_tensor(v) then
-    error(("%s: bad argument #%d '%s' (tensor expected, got %s)")
-          :format(fname, argn, name, type(v)), 3)
-  end
-end
+local check_tensor = argcheck.check_tensor
 
 local function check_opt_tensor(v, name, fname)
   if v ~= nil and not lt.is_tensor(v) then
@@ -22,13 +18,7 @@ local function check_opt_tensor(v, name, fname)
   end
 end
 
-local function check_opts(opts, argn, fname)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: bad argument #%d 'opts' (table expected, got %s)")
-          :format(fname, argn, type(opts)), 3)
-  end
-  return opts or {}
-end
+local check_opts = argcheck.check_opts
 
 local function reduce(loss, reduction, fname)
   reduction = reduction or "mean"
@@ -54,7 +44,7 @@ local function same_shape(a, b)
   return true
 end
 
-local function shape_str(t) return "{" .. table.concat(t.shape, ", ") .. "}" end
+local shape_str = argcheck.shape_str
 
 local function check_same_shape(input, target, fname)
   if not same_shape(input, target) then
@@ -272,8 +262,8 @@ end
 function M.one_hot(idx, num_classes)
   check_tensor(idx, 1, "input", "one_hot")
   if idx.dtype ~= "int64" and idx.dtype ~= "int32" then
-    error(("one_hot: bad argument #1 'input' (an integer tensor of class indices expected, got %s of shape %s)")
-          :format(idx.dtype, shape_str(idx)), 2)
+    error(("one_hot: bad argument #1 'input' (an integer tensor of class indices expected, "
+           .. "got %s of shape %s)"):format(idx.dtype, shape_str(idx)), 2)
   end
   if num_classes == nil or num_classes < 0 then num_classes = idx:max():item() end
   return lt.one_hot(idx, num_classes)

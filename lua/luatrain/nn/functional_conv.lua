@@ -8,17 +8,13 @@
 -- needs a backward of its own. No bicubic/area/trilinear modes, no 3-D ops.
 -- @module luatrain.nn.functional_conv
 local lt = require("luatrain")
+local argcheck = require "luatrain.nn._argcheck"
 
 local M = {}
 
-local function shape_str(t) return "{" .. table.concat(t.shape, ", ") .. "}" end
+local shape_str = argcheck.shape_str
 
-local function check_tensor(v, argn, name, fname)
-  if not lt.is_tensor(v) then
-    error(("%s: bad argument #%d '%s' (tensor expected, got %s)")
-          :format(fname, argn, name, type(v)), 3)
-  end
-end
+local check_tensor = argcheck.check_tensor
 
 local function check_opt_tensor(v, argn, name, fname)
   if v ~= nil and not lt.is_tensor(v) then
@@ -27,13 +23,7 @@ local function check_opt_tensor(v, argn, name, fname)
   end
 end
 
-local function check_opts(opts, argn, fname)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: bad argument #%d 'opts' (table expected, got %s)")
-          :format(fname, argn, type(opts)), 3)
-  end
-  return opts or {}
-end
+local check_opts = argcheck.check_opts
 
 local function check_rank(x, lo, hi, fname, what)
   local nd = x:dim()

@@ -9,15 +9,11 @@
 -- 1-based (PyTorch's dim=1 is dim 2 here). No in-place variants.
 -- @module luatrain.nn.functional
 local lt = require("luatrain")
+local argcheck = require "luatrain.nn._argcheck"
 
 local M = {}
 
-local function check_tensor(v, argn, name, fname)
-  if not lt.is_tensor(v) then
-    error(("%s: bad argument #%d '%s' (tensor expected, got %s)")
-          :format(fname, argn, name, type(v)), 3)
-  end
-end
+local check_tensor = argcheck.check_tensor
 
 local function check_number(v, argn, name, fname)
   if type(v) ~= "number" then
@@ -26,15 +22,9 @@ local function check_number(v, argn, name, fname)
   end
 end
 
-local function check_opts(opts, argn, fname)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: bad argument #%d 'opts' (table expected, got %s)")
-          :format(fname, argn, type(opts)), 3)
-  end
-  return opts or {}
-end
+local check_opts = argcheck.check_opts
 
-local function shape_str(t) return "{" .. table.concat(t.shape, ", ") .. "}" end
+local shape_str = argcheck.shape_str
 
 local function check_dim(x, dim, argn, fname)
   if math.type(dim) ~= "integer" then
