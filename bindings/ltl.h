@@ -36,6 +36,8 @@ struct ltL_Context {
   ltL_handle *handle;
   long long debt;           /* net tensor bytes alive (all devices) */
   long long live_after_gc;  /* `debt` right after the last full collection */
+  long long host_debt;      /* net tensor bytes alive in host memory */
+  long long host_after_gc;  /* `host_debt` right after the last full collection */
   long long threshold;      /* minimum growth that triggers a collection */
   lt_device default_device;
 };

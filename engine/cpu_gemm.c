@@ -136,22 +136,77 @@ static void blas_sync_threads(void) {
 #endif
 }
 
-static void one_f32(const float *a, const float *b, float *c, gemm_args g) {
-  if (g.k == 0 || g.alpha == 0) { scale_f32(c, &g); return; }
-  if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) { naive_f32(a, b, c, &g); return; }
-  /* beta == 0: OpenBLAS writes C without reading it (gemm_beta zero-fills) */
-  cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
-              (blasint)g.m, (blasint)g.n, (blasint)g.k, (float)g.alpha, a, (blasint)g.lda, b,
-              (blasint)g.ldb, (float)g.beta, c, (blasint)g.ldc);
+/*
+** Threading a product ourselves. OpenBLAS's own threaded GEMM splits the
+** work finely and waits for its partner at every block in sched_yield
+** loops; on 2 cores with the mid-sized products of a training step (an MLP's
+** 128x784x256) that waiting was a quarter of the process's CPU time. Here a
+** product of at least LT_GEMM_SPLIT multiply-adds is cut into one slab of C
+** per thread, along the longer of m and n, at multiples of 16, and each
+** thread runs OpenBLAS single-threaded on its slab (OpenBLAS's OpenMP build
+** runs one thread inside a parallel region): one barrier per product.
+*/
+#define LT_GEMM_SPLIT ((int64_t)1 << 21)
+#define LT_GEMM_ALIGN 16
+
+/* The part [lo, hi) of slab t of `threads` over `len`, at LT_GEMM_ALIGN. */
+static void gemm_slab(int64_t len, int t, int threads, int64_t *lo, int64_t *hi) {
+  int64_t units = (len + LT_GEMM_ALIGN - 1) / LT_GEMM_ALIGN;
+  int64_t u0 = units * t / threads, u1 = units * (t + 1) / threads;
+  *lo = u0 * LT_GEMM_ALIGN < len ? u0 * LT_GEMM_ALIGN : len;
+  *hi = u1 * LT_GEMM_ALIGN < len ? u1 * LT_GEMM_ALIGN : len;
 }
 
-static void one_f64(const double *a, const double *b, double *c, gemm_args g) {
-  if (g.k == 0 || g.alpha == 0) { scale_f64(c, &g); return; }
-  if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) { naive_f64(a, b, c, &g); return; }
-  cblas_dgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
-              (blasint)g.m, (blasint)g.n, (blasint)g.k, g.alpha, a, (blasint)g.lda, b,
-              (blasint)g.ldb, g.beta, c, (blasint)g.ldc);
+static int gemm_threads(const gemm_args *g) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+  int64_t len = g->m > g->n ? g->m : g->n;
+  int64_t t = omp_get_max_threads(), by_len = len / (2 * LT_GEMM_ALIGN);
+  int64_t by_work = g->m * g->n * g->k / LT_GEMM_SPLIT;
+  if (t > by_len) t = by_len;
+  if (t > by_work) t = by_work;
+  return t > 1 ? (int)t : 1;
+#else
+  (void)g;
+  return 1;
+#endif
 }
+
+#define DEFINE_ONE(SUF, T, CBLAS)                                                  \
+  static void blas_##SUF(const T *a, const T *b, T *c, const gemm_args *g) {       \
+    CBLAS(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,                        \
+          g->tb ? CblasTrans : CblasNoTrans, (blasint)g->m, (blasint)g->n,         \
+          (blasint)g->k, (T)g->alpha, a, (blasint)g->lda, b, (blasint)g->ldb,      \
+          (T)g->beta, c, (blasint)g->ldc);                                         \
+  }                                                                                \
+  static void one_##SUF(const T *a, const T *b, T *c, gemm_args g) {               \
+    if (g.k == 0 || g.alpha == 0) { scale_##SUF(c, &g); return; }                  \
+    if (g.m * g.n * g.k <= LT_GEMM_SMALL || !blas_ok(&g)) {                        \
+      naive_##SUF(a, b, c, &g);                                                    \
+      return;                                                                      \
+    }                                                                              \
+    int threads = gemm_threads(&g);                                                \
+    if (threads == 1) { blas_##SUF(a, b, c, &g); return; }                         \
+    const bool by_rows = g.m >= g.n;                                               \
+    _Pragma("omp parallel num_threads(threads)")                                   \
+    {                                                                              \
+      int64_t lo, hi;                                                              \
+      gemm_slab(by_rows ? g.m : g.n, omp_get_thread_num(), threads, &lo, &hi);     \
+      if (hi > lo) {                                                               \
+        gemm_args s = g;                                                           \
+        if (by_rows) {                                                             \
+          s.m = hi - lo;                                                           \
+          blas_##SUF(a + (g.ta ? lo : lo * g.lda), b, c + lo * g.ldc, &s);         \
+        } else {                                                                   \
+          s.n = hi - lo;                                                           \
+          blas_##SUF(a, b + (g.tb ? lo * g.ldb : lo), c + lo, &s);                 \
+        }                                                                          \
+      }                                                                            \
+    }                                                                              \
+  }
+
+DEFINE_ONE(f32, float, cblas_sgemm)
+DEFINE_ONE(f64, double, cblas_dgemm)
 
 /* Packs a rows x cols matrix with row stride ld (bf16/f16) into float32. */
 static void pack_half(float *dst, const uint16_t *src, lt_dtype dt, int64_t rows, int64_t cols,

@@ -16,7 +16,11 @@
 ** page faults for large ones) cost more than a tiny op itself. Freed
 ** blocks up to LT_CPU_CACHE_MAX bytes go to a free list per size class
 ** (multiples of 64 up to 1 KiB, then 4 classes per power of two) and are
-** handed out again; at most LT_CPU_CACHE_BYTES stay cached in all.
+** handed out again; at most LT_CPU_CACHE_BYTES stay cached in all. When a
+** freed block does not fit, the size classes used least recently give
+** their blocks back to the system first: blocks a script freed once (a
+** dataset's staging buffers) must not fill the cache for good and turn
+** every later step's blocks into fresh, page-faulting memory.
 */
 #if defined(__SANITIZE_ADDRESS__)
 #define LT_CPU_CACHE_BYTES 0
@@ -28,6 +32,9 @@
 
 typedef struct cached_block { struct cached_block *next; } cached_block;
 static cached_block *cache_list[LT_CPU_NCLASS];
+static size_t cache_count[LT_CPU_NCLASS];     /* blocks in each list */
+static unsigned long long cache_used[LT_CPU_NCLASS];  /* tick of the last use */
+static unsigned long long cache_tick;
 static size_t cache_bytes;
 static atomic_flag cache_flag = ATOMIC_FLAG_INIT;
 
@@ -52,6 +59,13 @@ static int size_class(size_t n, size_t *block) {
   return 16 + (b - 10) * 4 + (int)(q - 5);
 }
 
+/* Bytes of one block of class c (the inverse of size_class). */
+static size_t class_block(int c) {
+  if (c < 16) return (size_t)(c + 1) * 64;
+  int b = (c - 16) / 4 + 10, q = (c - 16) % 4 + 5;
+  return (size_t)q << (b - 2);
+}
+
 static void *aligned_alloc64(size_t n) {
   void *p = NULL;
   if (posix_memalign(&p, 64, n) != 0) return NULL;
@@ -67,13 +81,45 @@ void *lt_cpu_alloc(size_t nbytes, int device_index) {
   size_t block;
   int c = size_class(n, &block);
   cache_lock();
+  cache_used[c] = ++cache_tick;
   cached_block *h = cache_list[c];
   if (h) {
     cache_list[c] = h->next;
+    cache_count[c]--;
     cache_bytes -= block;
   }
   cache_unlock();
   return h ? (void *)h : aligned_alloc64(block);
+}
+
+/* With the lock held: unlinks the blocks of the least recently used classes
+** other than keep until need more bytes fit, and returns them as one list
+** for the caller to free after unlocking. */
+static cached_block *evict_locked(size_t need, int keep) {
+  cached_block *out = NULL;
+  while (cache_bytes + need > LT_CPU_CACHE_BYTES) {
+    int victim = -1;
+    for (int c = 0; c < LT_CPU_NCLASS; c++)
+      if (c != keep && cache_list[c] && (victim < 0 || cache_used[c] < cache_used[victim]))
+        victim = c;
+    if (victim < 0) break;
+    cached_block *h = cache_list[victim];
+    while (h->next) h = h->next;
+    h->next = out;
+    out = cache_list[victim];
+    cache_bytes -= cache_count[victim] * class_block(victim);
+    cache_list[victim] = NULL;
+    cache_count[victim] = 0;
+  }
+  return out;
+}
+
+static void free_list(cached_block *h) {
+  while (h) {
+    cached_block *next = h->next;
+    free(h);
+    h = next;
+  }
 }
 
 void lt_cpu_free(void *ptr, size_t nbytes, int device_index) {
@@ -86,32 +132,41 @@ void lt_cpu_free(void *ptr, size_t nbytes, int device_index) {
   }
   size_t block;
   int c = size_class(n, &block);
+  cached_block *evicted = NULL;
   cache_lock();
+  cache_used[c] = ++cache_tick;
+  if (cache_bytes + block > LT_CPU_CACHE_BYTES) evicted = evict_locked(block, c);
   if (cache_bytes + block <= LT_CPU_CACHE_BYTES) {
     cached_block *h = ptr;
     h->next = cache_list[c];
     cache_list[c] = h;
+    cache_count[c]++;
     cache_bytes += block;
     ptr = NULL;
   }
   cache_unlock();
+  free_list(evicted);
   free(ptr);
 }
 
 /* Returns every cached block to the system (empty_cache, OOM retry). */
 lt_status lt_cpu_empty_cache(void) {
+  cached_block *all = NULL;
   cache_lock();
   for (int c = 0; c < LT_CPU_NCLASS; c++) {
     cached_block *h = cache_list[c];
     while (h) {
       cached_block *next = h->next;
-      free(h);
+      h->next = all;
+      all = h;
       h = next;
     }
     cache_list[c] = NULL;
+    cache_count[c] = 0;
   }
   cache_bytes = 0;
   cache_unlock();
+  free_list(all);
   return LT_OK;
 }
 
