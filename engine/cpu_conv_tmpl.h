@@ -51,23 +51,19 @@ static void FN(max_pool2d_2x2)(T *y, int64_t *idx, const T *x, const lt_pool_geo
       const int64_t r0 = 2 * oy * W;
       T *yr = yp + oy * g->ow;
       int64_t *ir = ip + oy * g->ow;
-#pragma omp simd
+#ifdef LT_POOL2X2_ROW_F32
+      LT_POOL2X2_ROW_F32(xp + r0, xp + r0 + W, yr, ir, g->ow, r0, W);
+      continue;
+#endif
       for (int64_t ox = 0; ox < g->ow; ox++) {
-        int64_t k = r0 + 2 * ox, mi = k;
-        T mx = xp[k], v;
-        bool t;
-        v = xp[k + 1];
-        t = v > mx || v != v;
-        mx = t ? v : mx;
-        mi = t ? k + 1 : mi;
-        v = xp[k + W];
-        t = v > mx || v != v;
-        mx = t ? v : mx;
-        mi = t ? k + W : mi;
-        v = xp[k + W + 1];
-        t = v > mx || v != v;
-        mx = t ? v : mx;
-        mi = t ? k + W + 1 : mi;
+        const int64_t k = r0 + 2 * ox;
+        const T a = xp[k], b = xp[k + 1], c = xp[k + W], d = xp[k + W + 1];
+        T mx = a;
+        int w = 0;  /* which of the four: bit 0 column, bit 1 row */
+        if (b > mx || b != b) { mx = b; w = 1; }
+        if (c > mx || c != c) { mx = c; w = 2; }
+        if (d > mx || d != d) { mx = d; w = 3; }
+        const int64_t mi = k + (w & 1) + (int64_t)(w >> 1) * W;
         yr[ox] = mx;
         ir[ox] = mi;
       }

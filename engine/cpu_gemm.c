@@ -121,32 +121,31 @@ static void blas_pick_core(void) {
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
-/* OpenBLAS keeps its own thread count (OPENBLAS_NUM_THREADS or the core
-** count): once the script changes lt_set_num_threads (OpenMP's max threads),
-** follow it, so one setting governs every kernel. */
-static int omp_threads_seen = -1;
-static void blas_sync_threads(void) {
-#ifdef _OPENMP
-  int n = omp_get_max_threads();
-  if (omp_threads_seen < 0) omp_threads_seen = n;
-  if (n != omp_threads_seen && !omp_in_parallel()) {
-    omp_threads_seen = n;
-    openblas_set_num_threads(n);
-  }
-#endif
+/* luatrain threads products itself (below) and OpenBLAS must run each call
+** on one thread. Its OpenMP build follows omp_get_max_threads() at every
+** call (1 inside a parallel region), so a lone call is made with the
+** calling thread's OpenMP thread count set to 1 for its duration (a
+** per-thread setting); a pthreads build is set to one thread once here. */
+static bool blas_follows_omp;
+static void blas_init(void) {
+  blas_pick_core();
+  blas_follows_omp = openblas_get_parallel() == 2;
+  if (!blas_follows_omp) openblas_set_num_threads(1);
 }
 
 /*
-** Threading a product ourselves. OpenBLAS's own threaded GEMM splits the
+** Threading products ourselves. OpenBLAS's own threaded GEMM splits the
 ** work finely and waits for its partner at every block in sched_yield
 ** loops; on 2 cores with the mid-sized products of a training step (an MLP's
-** 128x784x256) that waiting was a quarter of the process's CPU time. Here a
-** product of at least LT_GEMM_SPLIT multiply-adds is cut into one slab of C
-** per thread, along the longer of m and n, at multiples of 16, and each
-** thread runs OpenBLAS single-threaded on its slab (OpenBLAS's OpenMP build
-** runs one thread inside a parallel region): one barrier per product.
+** 128x784x256) that waiting was a quarter of the process's CPU time. So
+** OpenBLAS runs single-threaded, and here
+**  - a batch of products (bmm, a convolution's per-image products) runs its
+**    items in parallel, one thread per item;
+**  - a single product of at least LT_GEMM_SPLIT multiply-adds is cut into
+**    one slab of C per thread, along the longer of m and n, at multiples of
+**    16, and each thread multiplies its slab: one barrier per product.
 */
-#define LT_GEMM_SPLIT ((int64_t)1 << 21)
+#define LT_GEMM_SPLIT ((int64_t)1 << 20)
 #define LT_GEMM_ALIGN 16
 
 /* The part [lo, hi) of slab t of `threads` over `len`, at LT_GEMM_ALIGN. */
@@ -162,7 +161,7 @@ static int gemm_threads(const gemm_args *g) {
   if (omp_in_parallel()) return 1;
   int64_t len = g->m > g->n ? g->m : g->n;
   int64_t t = omp_get_max_threads(), by_len = len / (2 * LT_GEMM_ALIGN);
-  int64_t by_work = g->m * g->n * g->k / LT_GEMM_SPLIT;
+  int64_t by_work = 2 * g->m * g->n * g->k / LT_GEMM_SPLIT;  /* >= SPLIT/2 each */
   if (t > by_len) t = by_len;
   if (t > by_work) t = by_work;
   return t > 1 ? (int)t : 1;
@@ -172,12 +171,24 @@ static int gemm_threads(const gemm_args *g) {
 #endif
 }
 
+#ifdef _OPENMP
+#define BLAS_ONE_THREAD_BEGIN                                                      \
+  const int saved_threads_ = blas_follows_omp && !omp_in_parallel() ? omp_get_max_threads() : 1; \
+  if (saved_threads_ > 1) omp_set_num_threads(1);
+#define BLAS_ONE_THREAD_END if (saved_threads_ > 1) omp_set_num_threads(saved_threads_);
+#else
+#define BLAS_ONE_THREAD_BEGIN
+#define BLAS_ONE_THREAD_END
+#endif
+
 #define DEFINE_ONE(SUF, T, CBLAS)                                                  \
   static void blas_##SUF(const T *a, const T *b, T *c, const gemm_args *g) {       \
+    BLAS_ONE_THREAD_BEGIN                                                          \
     CBLAS(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,                        \
           g->tb ? CblasTrans : CblasNoTrans, (blasint)g->m, (blasint)g->n,         \
           (blasint)g->k, (T)g->alpha, a, (blasint)g->lda, b, (blasint)g->ldb,      \
           (T)g->beta, c, (blasint)g->ldc);                                         \
+    BLAS_ONE_THREAD_END                                                            \
   }                                                                                \
   static void one_##SUF(const T *a, const T *b, T *c, gemm_args g) {               \
     if (g.k == 0 || g.alpha == 0) { scale_##SUF(c, &g); return; }                  \
@@ -257,16 +268,20 @@ lt_status lt_cpu_gemm(lt_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_
     return lt_error(LT_ERR_ARG, "gemm: negative size (m %lld, n %lld, k %lld, batch %lld)",
                     (long long)m, (long long)n, (long long)k, (long long)batch);
   if (m == 0 || n == 0 || batch == 0) return LT_OK;
-  pthread_once(&blas_once, blas_pick_core);
-  blas_sync_threads();
+  pthread_once(&blas_once, blas_init);
   gemm_args g = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta};
-  bool small = m * n * k <= LT_GEMM_SMALL;
+  /* items in parallel when their outputs are disjoint and there are enough
+     of them to share (else each item is split, or runs alone) */
+  int64_t cspan = (m - 1) * ldc + n;
+  bool par_items = batch > 1 && (stride_c >= cspan || -stride_c >= cspan) &&
+                   batch * (m * n * k + m * n) > LT_CPU_PARALLEL_GRAIN &&
+                   (batch >= 4 || m * n * k < LT_GEMM_SPLIT);
   switch (dt) {
     case LT_DTYPE_F32: {
       const float *pa = a, *pb = b;
       float *pc = c;
-      if (small && batch > 1) {
-#pragma omp parallel for if (batch * (m * n * k + m * n) > LT_CPU_PARALLEL_GRAIN)
+      if (par_items) {
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < batch; i++)
           one_f32(pa + i * stride_a, pb + i * stride_b, pc + i * stride_c, g);
       } else {
@@ -278,8 +293,8 @@ lt_status lt_cpu_gemm(lt_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_
     case LT_DTYPE_F64: {
       const double *pa = a, *pb = b;
       double *pc = c;
-      if (small && batch > 1) {
-#pragma omp parallel for if (batch * (m * n * k + m * n) > LT_CPU_PARALLEL_GRAIN)
+      if (par_items) {
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < batch; i++)
           one_f64(pa + i * stride_a, pb + i * stride_b, pc + i * stride_c, g);
       } else {

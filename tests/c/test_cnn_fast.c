@@ -105,6 +105,44 @@ static void test_maxpool_2x2(void) {
   CHECK(idx[6 + 2] == 4, "top-row tie keeps the first: %lld", (long long)idx[8]);
 }
 
+/* The vectorised rows (4 outputs at a time, then a tail): a 2 x 3 x 9 x 19
+** input (ow 9 = two blocks of 4 + 1) with NaNs, ties and -inf placed in
+** every lane position, against the naive loop. */
+static void test_maxpool_2x2_wide(void) {
+  enum { NC = 6, H = 9, W = 19, OH = 4, OW = 9 };
+  lt_pool_geom g = {.nc = NC, .h = H, .w = W, .oh = OH, .ow = OW, .kh = 2, .kw = 2, .sh = 2,
+                    .sw = 2, .ph = 0, .pw = 0, .dh = 1, .dw = 1};
+  static float x[NC * H * W], y[NC * OH * OW];
+  static int64_t idx[NC * OH * OW];
+  static double xd[NC * H * W];
+  fill(xd, NC * H * W, 31);
+  for (int i = 0; i < NC * H * W; i++) {
+    x[i] = (float)xd[i];
+    if (i % 13 == 5) x[i] = NAN;
+    else if (i % 11 == 3) x[i] = x[i - 1];       /* tie with the left neighbour */
+    else if (i % 17 == 7) x[i] = x[i >= W ? i - W : i];  /* tie with the row above */
+    else if (i % 23 == 2) x[i] = -INFINITY;
+  }
+  CHECK(lt_cpu_max_pool2d(y, idx, x, LT_DTYPE_F32, &g) == LT_OK, "max_pool2d 2x2 wide");
+  int bad = 0;
+  for (int64_t p = 0; p < NC; p++)
+    for (int64_t oy = 0; oy < OH; oy++)
+      for (int64_t ox = 0; ox < OW; ox++) {
+        float m = -INFINITY;
+        int64_t mi = -1;
+        for (int64_t i = 0; i < 2; i++)
+          for (int64_t j = 0; j < 2; j++) {
+            int64_t k = (2 * oy + i) * W + 2 * ox + j;
+            float v = x[p * H * W + k];
+            if (mi < 0) mi = k;
+            if (v > m || isnan(v)) { m = v; mi = k; }
+          }
+        int64_t o = (p * OH + oy) * OW + ox;
+        if (!(idx[o] == mi && (isnan(m) ? isnan(y[o]) : y[o] == m))) bad++;
+      }
+  CHECK(bad == 0, "2x2 max pool, vectorised rows vs naive: %d outputs differ", bad);
+}
+
 static void test_channel_sum(void) {
   /* sum over (0, 2, 3) of a (3, 5, 4, 9) float32 tensor, and its mean */
   int64_t N = 3, C = 5, HW = 36, n = N * C * HW;
@@ -184,6 +222,7 @@ static void test_conv_saved_cols(void) {
 int main(void) {
   test_im2col();
   test_maxpool_2x2();
+  test_maxpool_2x2_wide();
   test_channel_sum();
   test_conv_saved_cols();
   CTEST_END();

@@ -77,6 +77,16 @@ static void test_gemm(void) {
     test_gemm_case(1, 50, 100, ta, tb, 1, false, 1, 0);     /* vector rows */
     test_gemm_case(5, 3, 0, ta, tb, 2, false, 1, 0.5);      /* k == 0: C = beta*C */
   }
+  /* products cut into one slab per thread (>= 2^20 multiply-adds): along
+     the rows, along the columns, sizes not multiples of the slab unit */
+  for (int t = 0; t < 4; t++) {
+    bool ta = t & 1, tb = t & 2;
+    test_gemm_case(150, 97, 80, ta, tb, 1, false, 1, 0);
+    test_gemm_case(70, 230, 70, ta, tb, 1, false, -0.5, 1);
+  }
+  /* batches whose items run in parallel, large items too */
+  test_gemm_case(100, 110, 100, false, true, 5, false, 1, 0.5);
+  test_gemm_case(100, 110, 100, true, false, 2, true, 1, 0);
   /* hand case: [[1,2],[3,4]] @ [[5,6],[7,8]] = [[19,22],[43,50]] */
   float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8}, c[4] = {NAN, NAN, NAN, NAN};
   CHECK(lt_cpu_gemm(LT_DTYPE_F32, false, false, 2, 2, 2, 1, a, 2, 0, b, 2, 0, 0, c, 2, 0, 1) ==
