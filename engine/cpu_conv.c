@@ -29,15 +29,20 @@ static inline void conv_valid_cols(const lt_conv_geom *g, int64_t j, int64_t *lo
 ** GCC does not vectorise the scalar form (stride-2 loads, mixed int64),
 ** and at -O2 it compiles its selects to branches that mispredict on real
 ** data (17 ns per output). Same rules as the scalar loop: a later value
-** wins when it is greater or NaN; ties keep the first. */
+** wins when it is greater or NaN; ties keep the first. Needs ow >= 4. */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define LT_POOL2X2_ROW_F32 pool2x2_row_f32
 static void pool2x2_row_f32(const float *r0, const float *r1, float *yr, int64_t *ir,
                             int64_t ow, int64_t k0, int64_t W) {
-  int64_t ox = 0;
   const __m128i one = _mm_set1_epi32(1), two = _mm_set1_epi32(2), three = _mm_set1_epi32(3);
-  for (; ox + 4 <= ow; ox += 4) {
+  const __m128i zero = _mm_setzero_si128(), wv = _mm_set1_epi32((int32_t)W);
+  const __m128i lane = _mm_setr_epi32(0, 2, 4, 6);
+  /* indices in int32 lanes (the caller keeps k0 + 2 * ow + W below 2^31);
+     a row not a multiple of 4 ends with a block overlapping the previous
+     one (same values written twice) */
+  for (int64_t i = 0; i < ow; i += 4) {
+    const int64_t ox = i + 4 <= ow ? i : ow - 4;
     __m128 u0 = _mm_loadu_ps(r0 + 2 * ox), u1 = _mm_loadu_ps(r0 + 2 * ox + 4);
     __m128 v0 = _mm_loadu_ps(r1 + 2 * ox), v1 = _mm_loadu_ps(r1 + 2 * ox + 4);
     __m128 a = _mm_shuffle_ps(u0, u1, _MM_SHUFFLE(2, 0, 2, 0));
@@ -45,7 +50,7 @@ static void pool2x2_row_f32(const float *r0, const float *r1, float *yr, int64_t
     __m128 c = _mm_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
     __m128 d = _mm_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 3, 1));
     __m128 mx = a;
-    __m128i w = _mm_setzero_si128();
+    __m128i w = zero;
 #define POOL_STEP(V, K)                                                               \
     do {                                                                              \
       __m128 t = _mm_or_ps(_mm_cmpgt_ps(V, mx), _mm_cmpunord_ps(V, V));               \
@@ -58,20 +63,12 @@ static void pool2x2_row_f32(const float *r0, const float *r1, float *yr, int64_t
     POOL_STEP(d, three);
 #undef POOL_STEP
     _mm_storeu_ps(yr + ox, mx);
-    int32_t wv[4];
-    _mm_storeu_si128((__m128i *)wv, w);
-    for (int j = 0; j < 4; j++)
-      ir[ox + j] = k0 + 2 * (ox + j) + (wv[j] & 1) + (int64_t)(wv[j] >> 1) * W;
-  }
-  for (; ox < ow; ox++) {
-    const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-    float mx = a;
-    int w = 0;
-    if (b > mx || b != b) { mx = b; w = 1; }
-    if (c > mx || c != c) { mx = c; w = 2; }
-    if (d > mx || d != d) { mx = d; w = 3; }
-    yr[ox] = mx;
-    ir[ox] = k0 + 2 * ox + (w & 1) + (int64_t)(w >> 1) * W;
+    /* k0 + 2 * ox + 2 * lane + (w & 1) + (w > 1 ? W : 0) */
+    __m128i k = _mm_add_epi32(_mm_set1_epi32((int32_t)(k0 + 2 * ox)), lane);
+    k = _mm_add_epi32(k, _mm_and_si128(w, one));
+    k = _mm_add_epi32(k, _mm_and_si128(_mm_cmpgt_epi32(w, one), wv));
+    _mm_storeu_si128((__m128i *)(ir + ox), _mm_unpacklo_epi32(k, zero));
+    _mm_storeu_si128((__m128i *)(ir + ox + 2), _mm_unpackhi_epi32(k, zero));
   }
 }
 #endif

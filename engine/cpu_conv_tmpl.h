@@ -52,8 +52,10 @@ static void FN(max_pool2d_2x2)(T *y, int64_t *idx, const T *x, const lt_pool_geo
       T *yr = yp + oy * g->ow;
       int64_t *ir = ip + oy * g->ow;
 #ifdef LT_POOL2X2_ROW_F32
-      LT_POOL2X2_ROW_F32(xp + r0, xp + r0 + W, yr, ir, g->ow, r0, W);
-      continue;
+      if (g->ow >= 4 && hw < ((int64_t)1 << 31)) {
+        LT_POOL2X2_ROW_F32(xp + r0, xp + r0 + W, yr, ir, g->ow, r0, W);
+        continue;
+      }
 #endif
       for (int64_t ox = 0; ox < g->ow; ox++) {
         const int64_t k = r0 + 2 * ox;
