@@ -38,6 +38,8 @@ struct ltL_Context {
   long long live_after_gc;  /* `debt` right after the last full collection */
   long long host_debt;      /* net tensor bytes alive in host memory */
   long long host_after_gc;  /* `host_debt` right after the last full collection */
+  double gc_end;            /* lt_clock() at the end of the last debt collection */
+  double gc_cost;           /* how long that collection took, seconds */
   long long threshold;      /* minimum growth that triggers a collection */
   lt_device default_device;
 };

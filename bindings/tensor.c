@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ltl.h"
 
@@ -93,9 +94,19 @@ ltL_Context *ltL_getcontext(lua_State *L) {
 ** let a few hundred MiB of garbage pile up between collections; it did not
 ** fit the cache, and every step wrote its tensors into fresh, page-faulting
 ** memory (95 page faults per MLP step, 8% of its time; 4 with this rule,
-** 22 with a 128 MiB limit). A full collection costs a walk over the Lua
-** objects, not over the bytes. */
+** 22 with a 128 MiB limit). Earlier, from LT_HOST_GARBAGE_MIN, when the
+** collections are cheap: the time since the last one is over 50 times
+** what it took (a full collection walks every Lua object, so a script with
+** a big Lua heap collects less often). Blocks then come back sooner, while
+** still in cache, and a loop's first steps fault fewer fresh pages. */
 #define LT_HOST_GARBAGE (64ll << 20)
+#define LT_HOST_GARBAGE_MIN (16ll << 20)
+
+static double mono_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void gc_debt_step(lua_State *L) {
   ltL_Context *c;
@@ -109,10 +120,20 @@ static void gc_debt_step(lua_State *L) {
   _Atomic long long *h = (_Atomic long long *)&c->host_debt;
   long long v = atomic_load(d), hv = atomic_load(h);
   long long limit = c->live_after_gc > c->threshold ? c->live_after_gc : c->threshold;
-  if (v - c->live_after_gc > limit || hv - c->host_after_gc > LT_HOST_GARBAGE) {
+  long long hg = hv - c->host_after_gc;
+  bool go = v - c->live_after_gc > limit || hg > LT_HOST_GARBAGE;
+  double now = 0;
+  if (!go && hg > LT_HOST_GARBAGE_MIN) {
+    now = mono_seconds();
+    go = now - c->gc_end > 50 * c->gc_cost;
+  }
+  if (go) {
+    double t0 = now > 0 ? now : mono_seconds();
     lua_gc(L, LUA_GCCOLLECT);
     c->live_after_gc = atomic_load(d);
     c->host_after_gc = atomic_load(h);
+    c->gc_end = mono_seconds();
+    c->gc_cost = c->gc_end - t0;
   }
 }
 
