@@ -40,6 +40,22 @@ static void test_memory(void) {
   void *z = B->alloc(0, 0);
   CHECK(z != NULL, "alloc 0 bytes gives a pointer");
   B->free(z, 0, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  /* the block cache (256 MiB) full of blocks of one size class freed once
+     (four 60 MB blocks, untouched): a later freed block of another class
+     evicts them, least recently used first, and is handed out again */
+  B->empty_cache();
+  void *big[4];
+  for (int i = 0; i < 4; i++) big[i] = B->alloc((size_t)60 << 20, 0);
+  for (int i = 0; i < 4; i++) B->free(big[i], (size_t)60 << 20, 0);
+  void *a = B->alloc((size_t)1 << 20, 0);
+  CHECK(a != NULL, "alloc 1 MiB");
+  B->free(a, (size_t)1 << 20, 0);
+  void *b = B->alloc((size_t)1 << 20, 0);
+  CHECK(b == a, "a freed block is cached and reused although the cache was full");
+  B->free(b, (size_t)1 << 20, 0);
+  B->empty_cache();
+#endif
 }
 
 static void test_halves(void) {
