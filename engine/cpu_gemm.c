@@ -172,11 +172,15 @@ static int gemm_threads(const gemm_args *g) {
 }
 
 #ifdef _OPENMP
+static inline int team_rank(void) { return omp_get_thread_num(); }
+static inline int team_size(void) { return omp_get_num_threads(); }
 #define BLAS_ONE_THREAD_BEGIN                                                      \
   const int saved_threads_ = blas_follows_omp && !omp_in_parallel() ? omp_get_max_threads() : 1; \
   if (saved_threads_ > 1) omp_set_num_threads(1);
 #define BLAS_ONE_THREAD_END if (saved_threads_ > 1) omp_set_num_threads(saved_threads_);
 #else
+static inline int team_rank(void) { return 0; }
+static inline int team_size(void) { return 1; }
 #define BLAS_ONE_THREAD_BEGIN
 #define BLAS_ONE_THREAD_END
 #endif
@@ -201,8 +205,8 @@ static int gemm_threads(const gemm_args *g) {
     const bool by_rows = g.m >= g.n;                                               \
     _Pragma("omp parallel num_threads(threads)")                                   \
     {                                                                              \
-      int64_t lo, hi;                                                              \
-      gemm_slab(by_rows ? g.m : g.n, omp_get_thread_num(), threads, &lo, &hi);     \
+      int64_t lo, hi; /* the team may be smaller than asked: use its size */      \
+      gemm_slab(by_rows ? g.m : g.n, team_rank(), team_size(), &lo, &hi);          \
       if (hi > lo) {                                                               \
         gemm_args s = g;                                                           \
         if (by_rows) {                                                             \
