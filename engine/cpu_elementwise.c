@@ -405,7 +405,10 @@ static inline double ew_sigmoid_d(double x) {
 #define EW_CT float
 #define EW_LD ew_ld_f32
 #define EW_ST ew_st_f32
+#define EW_CLONES LT_SIMD_CLONES  /* exp/tanh/sigmoid/gelu: 2-3x with AVX2/AVX-512 */
 #include "cpu_ew_float.h"
+#undef EW_CLONES
+#define EW_CLONES
 #undef EW_N
 #undef EW_T
 #undef EW_CT

@@ -5,10 +5,11 @@
 ** f32/bf16/f16, double for f64), EW_LD/EW_ST (storage <-> compute).
 ** Not a header for anything else; math is <tgmath.h> so float stays float,
 ** and exp/tanh/sigmoid go through EW_EXP/EW_TANH/EW_SIGMOID (the vectorizable
-** cpu_fastmath.h forms for float compute, libm for double).
+** cpu_fastmath.h forms for float compute, libm for double). EW_CLONES
+** (LT_SIMD_CLONES for float32, empty otherwise) prefixes the unary rows.
 */
 
-static void EW_FN(unary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
+EW_CLONES static void EW_FN(unary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
   const ew_unary_ctx *c = vc;
   EW_T *o = (EW_T *)p[0];
   uint8_t *ob = (uint8_t *)p[0];
@@ -74,7 +75,7 @@ static void EW_FN(unary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
 }
 
 /* dx = dy * f'(.) ; g is dy, x the input, y the output */
-static void EW_FN(unary_bw_row)(void *vc, int64_t n, char **p, const int64_t *st) {
+EW_CLONES static void EW_FN(unary_bw_row)(void *vc, int64_t n, char **p, const int64_t *st) {
   const ew_unary_ctx *c = vc;
   EW_T *o = (EW_T *)p[0];
   const EW_T *dy = (const EW_T *)p[1], *xs = (const EW_T *)p[2], *ys = (const EW_T *)p[3];

@@ -13,6 +13,17 @@
 #include <stdint.h>
 #include <string.h>
 
+/* LT_SIMD_CLONES on a function whose loops are transcendental-heavy
+** (compute-bound, not memory-bound): GCC compiles it for AVX-512, AVX2 and
+** the x86-64 baseline and picks one at load time from cpuid (an ifunc). The
+** per-element arithmetic is the same in every clone (-std=c11 turns off FMA
+** contraction), so results do not depend on the machine. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define LT_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline))
+#else
+#define LT_SIMD_CLONES
+#endif
+
 /* bit casts on unsigned integers: the arithmetic on them wraps (a NaN input
 ** makes garbage exponents, which must not be undefined behaviour) */
 static inline float lt_fm_from_bits(uint32_t i) {

@@ -8,7 +8,7 @@
 #define RFN(name) RFN2(name, SUF)
 
 /* one row of the LSTM forward; SAVE (a constant after inlining) stores act/tc */
-static inline __attribute__((always_inline)) void RFN(lstm_row)(
+LT_SIMD_CLONES static void RFN(lstm_row)(
     T *restrict h1, T *restrict c1, T *restrict act, T *restrict tc, const T *restrict g,
     const T *restrict c, int64_t H, const int save) {
   if (save) {
@@ -88,7 +88,7 @@ static void RFN(lstm_bwd)(T *dg, T *dc, const T *dh1, const T *dc1, const T *a, 
 }
 #undef LSTM_BW_CASE
 
-static inline __attribute__((always_inline)) void RFN(gru_row)(
+LT_SIMD_CLONES static void RFN(gru_row)(
     T *restrict h1, T *restrict act, const T *restrict gx, const T *restrict gh,
     const T *restrict h, int64_t H, const int save) {
 #pragma omp simd

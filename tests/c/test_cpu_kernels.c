@@ -714,12 +714,50 @@ static void test_fastmath(void) {
   CHECK(lt_fast_sigmoidf(0.0f) == 0.5f, "sigmoid(0) = 0.5");
 }
 
+/* The float32 unary rows are compiled per instruction set (LT_SIMD_CLONES):
+** whichever clone this CPU runs must give the scalar baseline's bits, on a
+** vector long enough for the SIMD body and its tail, forward and backward. */
+static void test_unary_clones(void) {
+  enum { N = 4099 };
+  static float x[N], y[N], g[N], dx[N];
+  for (int i = 0; i < N; i++) {
+    x[i] = (float)((i * 7919) % 4001 - 2000) / 97.0f;
+    g[i] = (float)((i * 104729) % 1999 - 999) / 333.0f;
+  }
+  x[5] = NAN; x[6] = INFINITY; x[7] = -INFINITY; x[8] = -0.0f;
+  const lt_unary_op ops[4] = {LT_UNARY_EXP, LT_UNARY_TANH, LT_UNARY_SIGMOID, LT_UNARY_SILU};
+  const char *names[4] = {"exp", "tanh", "sigmoid", "silu"};
+  for (int k = 0; k < 4; k++) {
+    lt_view vo = vec(y, LT_DTYPE_F32, N), vi = vec(x, LT_DTYPE_F32, N);
+    CHECK(B->unary(ops[k], &vo, &vi, NULL) == LT_OK, "%s rows", names[k]);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+      float r = k == 0 ? lt_fast_expf(x[i]) : k == 1 ? lt_fast_tanhf(x[i])
+              : k == 2 ? lt_fast_sigmoidf(x[i]) : x[i] * lt_fast_sigmoidf(x[i]);
+      if (memcmp(&r, &y[i], sizeof r) != 0 && !(isnan(r) && isnan(y[i]))) bad++;
+    }
+    CHECK(bad == 0, "%s: %d of %d elements differ from the scalar baseline", names[k], bad, N);
+  }
+  /* tanh backward reads the output: dx = dy * (1 - y*y) */
+  lt_view vy = vec(y, LT_DTYPE_F32, N), vx = vec(x, LT_DTYPE_F32, N);
+  lt_view vg = vec(g, LT_DTYPE_F32, N), vd = vec(dx, LT_DTYPE_F32, N);
+  CHECK(B->unary(LT_UNARY_TANH, &vy, &vx, NULL) == LT_OK, "tanh rows");
+  CHECK(B->unary_backward(LT_UNARY_TANH, &vd, &vg, &vx, &vy, NULL) == LT_OK, "tanh backward rows");
+  int bad = 0;
+  for (int i = 0; i < N; i++) {
+    float r = g[i] * (1.0f - y[i] * y[i]);
+    if (memcmp(&r, &dx[i], sizeof r) != 0 && !(isnan(r) && isnan(dx[i]))) bad++;
+  }
+  CHECK(bad == 0, "tanh backward: %d elements differ", bad);
+}
+
 int main(void) {
   test_memory();
   test_halves();
   test_copy();
   test_fill();
   test_fastmath();
+  test_unary_clones();
   test_unary();
   test_unary_backward();
   test_binary();
