@@ -148,7 +148,7 @@ EW_CLONES static void EW_FN(unary_bw_row)(void *vc, int64_t n, char **p, const i
   }
 }
 
-static void EW_FN(binary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
+EW_CLONES static void EW_FN(binary_row)(void *vc, int64_t n, char **p, const int64_t *st) {
   ew_binary_ctx *c = vc;
   EW_T *o = (EW_T *)p[0];
   uint8_t *ob = (uint8_t *)p[0];
