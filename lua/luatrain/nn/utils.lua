@@ -61,6 +61,7 @@ function M.clip_grad_norm_(params, max_norm, norm_type, opts)
   end
   local clip_coef = max_norm / (total + 1e-6)
   if clip_coef < 1 then lt._C.scale_(gs, clip_coef) end
+  for _, g in ipairs(gs) do g:free() end  -- handles only: see optim/adam.lua
   return total
 end
 
