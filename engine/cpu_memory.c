@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "cpu_util.h"
 
 /*
@@ -66,8 +67,26 @@ static size_t class_block(int c) {
   return (size_t)q << (b - 2);
 }
 
+/* Blocks of LT_CPU_HUGE bytes or more are aligned to 2 MiB and marked
+** MADV_HUGEPAGE (Linux's transparent huge pages are usually opt-in,
+** "madvise"): one page fault per 2 MiB instead of 512 when a big tensor is
+** first written, and one TLB entry per 2 MiB when rows are read at random
+** from a dataset in memory. */
+#define LT_CPU_HUGE ((size_t)4 << 20)
+#define LT_CPU_HUGE_ALIGN ((size_t)2 << 20)
+
 static void *aligned_alloc64(size_t n) {
   void *p = NULL;
+#if defined(MADV_HUGEPAGE)
+  if (n >= LT_CPU_HUGE) {
+    size_t m = (n + LT_CPU_HUGE_ALIGN - 1) & ~(LT_CPU_HUGE_ALIGN - 1);
+    if (m >= n && posix_memalign(&p, LT_CPU_HUGE_ALIGN, m) == 0) {
+      (void)madvise(p, m, MADV_HUGEPAGE);  /* advice only: failure is harmless */
+      return p;
+    }
+    p = NULL;
+  }
+#endif
   if (posix_memalign(&p, 64, n) != 0) return NULL;
   return p;
 }
