@@ -40,6 +40,15 @@ static void test_memory(void) {
   void *z = B->alloc(0, 0);
   CHECK(z != NULL, "alloc 0 bytes gives a pointer");
   B->free(z, 0, 0);
+  /* big blocks: 2 MiB aligned (huge-page candidates), writable to the end */
+  size_t big_n = ((size_t)6 << 20) + 123;
+  char *hp = B->alloc(big_n, 0);
+  CHECK(hp && ((uintptr_t)hp % ((uintptr_t)2 << 20)) == 0, "6 MiB block aligned to 2 MiB");
+  if (hp) {
+    memset(hp, 7, big_n);
+    CHECK(hp[0] == 7 && hp[big_n - 1] == 7, "6 MiB block writable");
+    B->free(hp, big_n, 0);
+  }
 #if !defined(__SANITIZE_ADDRESS__)
   /* the block cache (256 MiB) full of blocks of one size class freed once
      (four 60 MB blocks, untouched): a later freed block of another class
