@@ -28,11 +28,7 @@ end
 
 function RMSprop:_update_group(g)
   for _, p in ipairs(g.params) do
-    -- <close>: this handle's reference goes at the end of the iteration, so
-    -- zero_grad's `p.grad = nil` frees the buffer at once and the next
-    -- backward reuses it warm (a handle left to the collector kept every
-    -- step's gradients alive for tens of MiB of allocations)
-    local grad <close> = p.grad
+    local grad <close> = p.grad  -- released at once: see optim/adam.lua
     if grad ~= nil then
       local st = self:state_for(p)
       if st.step == nil then
