@@ -152,10 +152,47 @@ typedef struct {
   bool small_w, l2, dec;
 } adam_consts;
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* The same loop 16 lanes wide on CPUs with AVX-512 (IEEE per lane, the
+** same operations in the same order: bit-identical to the SSE and scalar
+** forms). Returns where it stopped; the caller finishes the tail. */
+__attribute__((target("avx512f"))) static int64_t adam_f32_avx512(
+    float *restrict p, const float *restrict g, float *restrict m, float *restrict v, int64_t i,
+    int64_t i1, const adam_consts *k) {
+  const adam_consts c = *k;
+  const __m512 sgn = _mm512_set1_ps(c.sgn), decay = _mm512_set1_ps(c.decay);
+  const __m512 wd = _mm512_set1_ps(c.wd), w1 = _mm512_set1_ps(c.w1);
+  const __m512 omw1 = _mm512_set1_ps(1.0f - c.w1), b2 = _mm512_set1_ps(c.b2);
+  const __m512 omb2 = _mm512_set1_ps(c.omb2), bc2s = _mm512_set1_ps(c.bc2s);
+  const __m512 eps = _mm512_set1_ps(c.eps), nstep = _mm512_set1_ps(c.nstep);
+  for (; i + 16 <= i1; i += 16) {
+    __m512 gv = _mm512_mul_ps(_mm512_loadu_ps(g + i), sgn);
+    __m512 pv = _mm512_loadu_ps(p + i);
+    if (c.dec) pv = _mm512_mul_ps(pv, decay);
+    if (c.l2) gv = _mm512_add_ps(gv, _mm512_mul_ps(wd, pv));
+    const __m512 mo = _mm512_loadu_ps(m + i);
+    const __m512 d = _mm512_sub_ps(gv, mo);
+    const __m512 mv = c.small_w ? _mm512_add_ps(mo, _mm512_mul_ps(w1, d))
+                                : _mm512_sub_ps(gv, _mm512_mul_ps(d, omw1));
+    __m512 vv = _mm512_mul_ps(_mm512_loadu_ps(v + i), b2);
+    vv = _mm512_add_ps(vv, _mm512_mul_ps(_mm512_mul_ps(omb2, gv), gv));
+    _mm512_storeu_ps(m + i, mv);
+    _mm512_storeu_ps(v + i, vv);
+    const __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), bc2s), eps);
+    _mm512_storeu_ps(p + i, _mm512_add_ps(pv, _mm512_div_ps(_mm512_mul_ps(nstep, mv), denom)));
+  }
+  return i;
+}
+#define LT_ADAM_AVX512 1
+#endif
+
 static void adam_f32_range(float *restrict p, const float *restrict g, float *restrict m,
                            float *restrict v, int64_t i0, int64_t i1, const adam_consts *k) {
   const adam_consts c = *k;
   int64_t i = i0;
+#ifdef LT_ADAM_AVX512
+  if (__builtin_cpu_supports("avx512f")) i = adam_f32_avx512(p, g, m, v, i, i1, k);
+#endif
 #if defined(__SSE2__)
   /* 4 lanes at a time with SSE (x86-64 baseline): IEEE per lane, so the
   ** results equal the scalar tail's bit for bit */
