@@ -34,8 +34,8 @@ struct ltL_Context {
   lua_State *mainL;
   lua_State *curL;          /* thread running lt_backward (custom functions) */
   ltL_handle *handle;
-  long long debt;           /* net tensor bytes alive (all devices) */
-  long long live_after_gc;  /* `debt` right after the last full collection */
+  long long device_debt;    /* net tensor bytes alive on devices (not the host) */
+  long long live_after_gc;  /* all tensor bytes right after the last full collection */
   long long host_debt;      /* net tensor bytes alive in host memory */
   long long host_after_gc;  /* `host_debt` right after the last full collection */
   double gc_end;            /* lt_clock() at the end of the last debt collection */

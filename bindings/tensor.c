@@ -20,15 +20,11 @@ static const char ltL_ctxkey = 'c';
 
 static void alloc_hook(void *ud, lt_device dev, ptrdiff_t delta) {
   ltL_Context *c = ud;
-  /* engine threads may allocate too: keep the counters atomic */
-  _Atomic long long *d = (_Atomic long long *)&c->debt;
+  /* engine threads may allocate too: atomic, one counter per event */
+  _Atomic long long *d = (_Atomic long long *)(dev.type == LT_DEVICE_CPU ? &c->host_debt
+                                                                          : &c->device_debt);
   long long v = atomic_fetch_add(d, (long long)delta) + delta;
   if (v < 0) atomic_store(d, 0);
-  if (dev.type == LT_DEVICE_CPU) {
-    _Atomic long long *h = (_Atomic long long *)&c->host_debt;
-    v = atomic_fetch_add(h, (long long)delta) + delta;
-    if (v < 0) atomic_store(h, 0);
-  }
 }
 
 static void oom_hook(void *ud, lt_device dev, size_t nbytes) {
@@ -116,9 +112,9 @@ static void gc_debt_step(lua_State *L) {
   }
   c = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  _Atomic long long *d = (_Atomic long long *)&c->debt;
+  _Atomic long long *d = (_Atomic long long *)&c->device_debt;
   _Atomic long long *h = (_Atomic long long *)&c->host_debt;
-  long long v = atomic_load(d), hv = atomic_load(h);
+  long long hv = atomic_load(h), v = hv + atomic_load(d);
   long long limit = c->live_after_gc > c->threshold ? c->live_after_gc : c->threshold;
   long long hg = hv - c->host_after_gc;
   bool go = v - c->live_after_gc > limit || hg > LT_HOST_GARBAGE;
@@ -130,8 +126,8 @@ static void gc_debt_step(lua_State *L) {
   if (go) {
     double t0 = now > 0 ? now : mono_seconds();
     lua_gc(L, LUA_GCCOLLECT);
-    c->live_after_gc = atomic_load(d);
     c->host_after_gc = atomic_load(h);
+    c->live_after_gc = c->host_after_gc + atomic_load(d);
     c->gc_end = mono_seconds();
     c->gc_cost = c->gc_end - t0;
   }
@@ -157,15 +153,46 @@ const char *ltL_fname(lua_State *L) {
 
 /* ---------------------------------------------------------------- userdata */
 
+/* The Tensor metatable under a pointer key of the registry. luaL_testudata
+** and luaL_setmetatable find it by name, and Lua's API string cache
+** compares that name with strcmp on every lookup: three per tiny op, 4% of
+** its time. Cached once the module has made the metatable. */
+static const char ltL_mtkey = 'm';
+
+static void push_tensor_mt(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ltL_mtkey) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  if (luaL_getmetatable(L, LTL_TENSOR_MT) == LUA_TTABLE) {
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ltL_mtkey);
+  }
+}
+
+/* luaL_testudata(L, arg, LTL_TENSOR_MT), by the cached metatable */
+static ltL_Tensor *test_tensor_ud(lua_State *L, int arg) {
+  void *p = lua_touserdata(L, arg);
+  if (!p || !lua_getmetatable(L, arg)) return NULL;
+  push_tensor_mt(L);
+  int same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? p : NULL;
+}
+
+/* luaL_checkudata(L, arg, LTL_TENSOR_MT): luaL's own error when it is not */
+static ltL_Tensor *check_tensor_ud(lua_State *L, int arg) {
+  ltL_Tensor *u = test_tensor_ud(L, arg);
+  return u ? u : luaL_checkudata(L, arg, LTL_TENSOR_MT);
+}
+
 lt_tensor *ltL_testtensor(lua_State *L, int arg) {
-  ltL_Tensor *u = luaL_testudata(L, arg, LTL_TENSOR_MT);
+  ltL_Tensor *u = test_tensor_ud(L, arg);
   if (!u) return NULL;
   if (!u->t) luaL_argerror(L, arg, "tensor has been freed");
   return u->t;
 }
 
 lt_tensor *ltL_checktensor(lua_State *L, int arg) {
-  ltL_Tensor *u = luaL_testudata(L, arg, LTL_TENSOR_MT);
+  ltL_Tensor *u = test_tensor_ud(L, arg);
   if (!u) {
     const char *got = luaL_typename(L, arg);
     if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING) got = lua_tostring(L, -1);
@@ -176,7 +203,7 @@ lt_tensor *ltL_checktensor(lua_State *L, int arg) {
 }
 
 static ltL_Tensor *checkud(lua_State *L, int arg) {
-  ltL_Tensor *u = luaL_checkudata(L, arg, LTL_TENSOR_MT);
+  ltL_Tensor *u = check_tensor_ud(L, arg);
   if (!u->t) luaL_argerror(L, arg, "tensor has been freed");
   return u;
 }
@@ -186,7 +213,8 @@ void ltL_pushtensor(lua_State *L, lt_tensor *t) {
   /* liolib style: the owning userdata exists before we keep anything */
   ltL_Tensor *u = lua_newuserdatauv(L, sizeof(*u), 0);
   u->t = NULL;
-  luaL_setmetatable(L, LTL_TENSOR_MT);
+  push_tensor_mt(L);
+  lua_setmetatable(L, -2);
   u->t = t;
   gc_debt_step(L);
 }
@@ -199,7 +227,7 @@ void ltL_pushtensor_rel(lua_State *L, lt_tensor *t, lt_tensor *a, lt_tensor *b) 
 }
 
 static int t_gc(lua_State *L) {
-  ltL_Tensor *u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
+  ltL_Tensor *u = check_tensor_ud(L, 1);
   if (u->t) {
     lt_tensor *t = u->t;
     u->t = NULL;
@@ -575,7 +603,7 @@ void ltL_pushtensorstring(lua_State *L, lt_tensor *t) {
 }
 
 static int t_tostring(lua_State *L) {
-  ltL_Tensor *u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
+  ltL_Tensor *u = check_tensor_ud(L, 1);
   if (!u->t) {
     lua_pushliteral(L, "tensor(<freed>)");
     return 1;
@@ -670,7 +698,7 @@ static int t_index(lua_State *L) {
     lua_pop(L, 1);
     /* checked after the method lookup, which stays fast; the metamethod can
     ** be called directly (getmetatable(t).__index("x", "shape")) */
-    u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
+    u = check_tensor_ud(L, 1);
     const char *k = lua_tostring(L, 2);
     lt_tensor *t = u->t;
     if (!t) return luaL_error(L, "attempt to read field '%s' of a freed tensor", k);
@@ -713,7 +741,7 @@ static int t_index(lua_State *L) {
     return 1;
   }
   if (lua_isinteger(L, 2)) {
-    u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
+    u = check_tensor_ud(L, 1);
     lt_tensor *t = u->t;
     if (!t) return luaL_error(L, "attempt to index a freed tensor");
     lt_tensor *v = index_view(L, t, lua_tointeger(L, 2), 2);
@@ -733,7 +761,7 @@ static int t_index(lua_State *L) {
 }
 
 static int t_newindex(lua_State *L) {
-  ltL_Tensor *u = luaL_checkudata(L, 1, LTL_TENSOR_MT);
+  ltL_Tensor *u = check_tensor_ud(L, 1);
   lt_tensor *t = u->t;
   if (!t) return luaL_error(L, "attempt to assign into a freed tensor");
   if (lua_isinteger(L, 2)) {
