@@ -45,6 +45,8 @@ struct ltL_Context {
 };
 
 ltL_Context *ltL_getcontext(lua_State *L);
+/* Pushes lt._C (the table at index lt), creating it when missing. */
+void ltL_push_C(lua_State *L, int lt);
 
 /* ---------------------------------------------------------------- tensors */
 

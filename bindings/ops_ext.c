@@ -50,12 +50,7 @@ static int c_nonzero(lua_State *L) {
 
 void ltL_open_ops_ext(lua_State *L, int lt, int methods) {
   (void)methods;
-  if (lua_getfield(L, lt, "_C") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, lt, "_C");
-  }
+  ltL_push_C(L, lt);
   lua_pushcfunction(L, c_nonzero);
   lua_setfield(L, -2, "nonzero");
   lua_pop(L, 1);

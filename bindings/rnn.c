@@ -37,12 +37,7 @@ static const luaL_Reg rnn_c_funcs[] = {
 /* after ltL_open_nn, which creates lt._C */
 void ltL_open_rnn(lua_State *L, int lt, int methods) {
   (void)methods;
-  if (lua_getfield(L, lt, "_C") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, lt, "_C");
-  }
+  ltL_push_C(L, lt);
   luaL_setfuncs(L, rnn_c_funcs, 0);
   lua_pop(L, 1);
 }

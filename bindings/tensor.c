@@ -133,6 +133,16 @@ static void gc_debt_step(lua_State *L) {
   }
 }
 
+void ltL_push_C(lua_State *L, int lt) {
+  lt = lua_absindex(L, lt);
+  if (lua_getfield(L, lt, "_C") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, lt, "_C");
+  }
+}
+
 /* ---------------------------------------------------------------- errors */
 
 int ltL_engineerror(lua_State *L) {
